@@ -1,0 +1,119 @@
+"""Training throughput of the model families on this CPU, channels_last vs channels_first.
+
+Why: the default recipe has to fit a CPU budget, so the choice of net, width and data format is
+decided by measured images/second, not by FLOP counts alone. Keras's torch backend runs convs in
+NCHW, so a channels_last model pays transposes around every conv — this measures what that costs.
+
+Each (model, format) pair is built once, compiled like the trainer does (Nesterov SGD, sparse CE
+from logits) and warmed up with one ``fit`` step; then rounds alternate between the two formats so
+that load from other users of the machine hits both alike. The best round is reported (on a shared
+machine the fastest round is the least disturbed one), with the median next to it as a noise gauge.
+
+Usage:
+    python benchmarks/model_speed.py                 # all models, 3 steps x 3 rounds each
+    python benchmarks/model_speed.py --models fast-0.5 --steps 5 --rounds 3
+    python benchmarks/model_speed.py --jit           # also time jit_compile=True (torch.compile)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cnn_doctor.config import ModelConfig  # noqa: E402
+from cnn_doctor.models import build_model  # noqa: E402
+
+#: name -> config; the seed CNN and ResNet-20 in their published form (ReLU, width 1).
+MODELS: dict[str, ModelConfig] = {
+    "fast-0.5": ModelConfig(arch="fast", width=0.5),
+    "fast-1.0": ModelConfig(arch="fast", width=1.0),
+    "fast-0.5-relu": ModelConfig(arch="fast", width=0.5, activation="relu"),
+    "seed_cnn": ModelConfig(
+        arch="seed_cnn", width=1.0, activation="relu", batchnorm=False, dropout=0.5
+    ),
+    "resnet20": ModelConfig(arch="resnet", width=1.0, depth=20, activation="relu"),
+}
+FORMATS = ("channels_last", "channels_first")
+EPOCH_IMAGES = 45_000  # CIFAR-10 train split after the default 5k validation hold-out
+
+
+def compiled_model(cfg: ModelConfig, data_format: str, jit: bool) -> keras.Model:
+    keras.config.set_image_data_format(data_format)
+    shape = (3, 32, 32) if data_format == "channels_first" else (32, 32, 3)
+    model = build_model(cfg, shape, num_classes=10)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit,
+    )
+    return model
+
+
+def fit_seconds(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> float:
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+def measure(
+    cfg: ModelConfig, batch: int, steps: int, rounds: int, jit: bool
+) -> tuple[int, dict[str, list[float]]]:
+    """(params, {format: sorted images/second of each round})."""
+    rng = np.random.default_rng(0)
+    x_cl = rng.normal(size=(batch * steps, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=batch * steps)
+    inputs = {
+        "channels_last": x_cl,
+        "channels_first": np.ascontiguousarray(x_cl.transpose(0, 3, 1, 2)),
+    }
+    models = {fmt: compiled_model(cfg, fmt, jit) for fmt in FORMATS}
+    keras.config.set_image_data_format("channels_last")
+    for fmt in FORMATS:  # warm-up: builds the train function (and compiles it under jit)
+        fit_seconds(models[fmt], inputs[fmt][:batch], y[:batch], batch)
+    rates: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
+    for _ in range(rounds):
+        for fmt in FORMATS:
+            rates[fmt].append(batch * steps / fit_seconds(models[fmt], inputs[fmt], y, batch))
+    return models["channels_last"].count_params(), {fmt: sorted(r) for fmt, r in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=3, help="fit steps per timed round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per format")
+    parser.add_argument("--jit", action="store_true", help="also time jit_compile=True")
+    args = parser.parse_args()
+
+    import torch
+
+    print(
+        f"keras {keras.__version__} ({keras.backend.backend()}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, load avg {os.getloadavg()[0]:.1f}; "
+        f"batch {args.batch}, {args.steps} steps x {args.rounds} rounds, best round (median)"
+    )
+    header = f"{'model':<15}{'jit':<4}{'params':>10}  {'img/s CL best (med)':>20}"
+    print(header + f"  {'img/s CF best (med)':>20}{'CF/CL':>7}{'s/epoch':>9}")
+    for name in args.models:
+        for jit in (False, True) if args.jit else (False,):
+            params, rate = measure(MODELS[name], args.batch, args.steps, args.rounds, jit)
+            cl, cf = rate["channels_last"], rate["channels_first"]
+            cells = [f"{r[-1]:.0f} ({statistics.median(r):.0f})" for r in (cl, cf)]
+            print(
+                f"{name:<15}{'yes' if jit else 'no':<4}{params:>10,}"
+                f"  {cells[0]:>20}  {cells[1]:>20}"
+                f"{cf[-1] / cl[-1]:>7.2f}{EPOCH_IMAGES / max(cl[-1], cf[-1]):>9.0f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""cnn-doctor: find out why a CNN's accuracy on CIFAR-10 stalls, and what to change.
+
+``import cnn_doctor`` (and ``cnn_doctor.config``) never imports keras, so the Keras backend can
+be chosen first; ``from cnn_doctor import Doctor`` loads keras with whatever backend is set.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from cnn_doctor.diagnose.doctor import Doctor
+
+__all__ = ["Doctor", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Doctor":
+        from cnn_doctor.diagnose.doctor import Doctor
+
+        return Doctor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

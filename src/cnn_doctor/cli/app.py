@@ -1,0 +1,61 @@
+"""The Typer application object and the error handling every command shares.
+
+Commands live in their own modules (``train_cmd``, ``diagnose_cmd``…) and register on ``app``;
+``cnn_doctor.cli`` imports them all. Keras is imported lazily inside commands, after
+``select_backend`` has set ``KERAS_BACKEND`` — keras reads it once, at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="cnn-doctor",
+    help="Find out why a CNN's accuracy on CIFAR-10 stalls, and what to change.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with a one-line error for a user mistake: no stack trace."""
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+def select_backend(backend: str) -> None:
+    """Pin the Keras backend before keras is imported anywhere in this process."""
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            fail(f"keras is already loaded with backend {keras.backend.backend()!r}")
+        return
+    os.environ["KERAS_BACKEND"] = backend
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause (bad config, bad data files) into ``fail`` messages."""
+    from cnn_doctor.config import ConfigError
+    from cnn_doctor.data.errors import DataError
+
+    try:
+        yield
+    except (ConfigError, DataError) as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/] — completed work is saved")
+        raise typer.Exit(130) from None

@@ -1,0 +1,241 @@
+"""Finding pairs of images that show the same picture: exact (hash) and near (search + verify).
+
+Near-duplicate search is two-stage, because one measure cannot be both fast over 60,000² pairs and
+precise:
+
+1. **Candidates** — every image's ``k`` nearest neighbours by cosine similarity of a 66-number,
+   shift/brightness/JPEG-tolerant spectrum embedding (``features.spectrum_embedding``), one dense
+   block matrix product at a time (torch: ``mm`` + ``topk`` on all cores).
+2. **Verification** — a candidate pair is kept only if the two grey images still match *pixel by
+   pixel* after the best shift of up to ±2 px: normalized cross-correlation (NCC, invariant to
+   brightness gain and offset) of the overlap ≥ ``min_ncc``, *and* NCC of their high-pass (detail)
+   images ≥ ``min_detail_ncc``. The second measure is what keeps smooth look-alikes out (two
+   horizons or two blurry skies correlate at 0.93+ on grey level alone, but their details do not).
+   The alignment is estimated per pair by phase correlation, so each pair costs two FFTs and two
+   NCCs rather than 25 shifted comparisons.
+
+Thresholds were set by looking at this CIFAR-10 copy (see the constants): real near-duplicates in
+CIFAR-10 are common (Barz & Denzler, "Do we train on test data? Purging CIFAR of near-duplicates",
+J. Imaging 2020: 3.3% of CIFAR-10 test images have a near-duplicate in train).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from cnn_doctor.data.checks.features import gray
+
+# Candidate stage. k: every planted copy in the calibration (400, four kinds) was rank 1 or 2.
+NEIGHBOURS = 5
+# Below this spectrum cosine no planted copy was seen (min 0.83 with JPEG q30 + ±30 brightness),
+# and pixel verification would reject the pair anyway; it only saves verification work.
+MIN_CANDIDATE_COSINE = 0.80
+# Verification. Planted copies (±2 px, JPEG q≥30, brightness ×0.7–1.3 ±30, combined): grey NCC
+# ≥ 0.948, detail NCC ≥ 0.84. Real CIFAR-10 pairs above 0.93/0.6 were, on inspection of 150,
+# re-crops/re-colourings of one photo; the few smooth look-alikes sat below 0.65 detail NCC
+# with grey NCC < 0.975.
+MIN_NCC = 0.93
+MIN_DETAIL_NCC = 0.60
+MAX_SHIFT = 2  # pixels searched in each direction
+DETAIL_SIGMA = 1.5  # high-pass = image − Gaussian(σ) blur
+BLOCK = 1024  # query rows per similarity block (1024 × 60,000 float32 = 245 MB)
+PAIR_CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class NearPairs:
+    """Verified near-duplicate pairs over global rows (train rows first, then test); a < b."""
+
+    a: np.ndarray
+    b: np.ndarray
+    ncc: np.ndarray
+    detail_ncc: np.ndarray
+    cosine: np.ndarray
+    candidates: int  # candidate pairs examined (for the evidence)
+
+
+def candidate_pairs(
+    embedding: np.ndarray,
+    rows: np.ndarray,
+    *,
+    k: int = NEIGHBOURS,
+    min_cosine: float = MIN_CANDIDATE_COSINE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique pairs (global rows a < b, cosine) among ``rows``' top-``k`` neighbour lists."""
+    rows = np.asarray(rows, dtype=np.int64)
+    m = len(rows)
+    if m < 2:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.float32)
+    k = min(k, m - 1)
+    emb = np.ascontiguousarray(embedding[rows], dtype=np.float32)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency; numpy path kept for safety
+        torch = None
+    found_a, found_b, found_c = [], [], []
+    if torch is not None:
+        table = torch.from_numpy(emb)
+        for start in range(0, m, BLOCK):
+            sims = table[start : start + BLOCK] @ table.T
+            local = torch.arange(sims.shape[0])
+            sims[local, local + start] = -2.0  # not its own neighbour
+            vals, idx = torch.topk(sims, k, dim=1)
+            vals, idx = vals.numpy(), idx.numpy()
+            q = np.repeat(np.arange(start, start + len(vals)), k)
+            found_a.append(q)
+            found_b.append(idx.reshape(-1))
+            found_c.append(vals.reshape(-1))
+    else:  # pragma: no cover
+        for start in range(0, m, BLOCK):
+            sims = emb[start : start + BLOCK] @ emb.T
+            sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -2.0
+            idx = np.argpartition(-sims, k, axis=1)[:, :k]
+            found_a.append(np.repeat(np.arange(start, start + len(sims)), k))
+            found_b.append(idx.reshape(-1))
+            found_c.append(np.take_along_axis(sims, idx, axis=1).reshape(-1))
+    qa, qb, cos = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_c)
+    keep = cos >= min_cosine
+    qa, qb, cos = qa[keep], qb[keep], cos[keep]
+    lo, hi = np.minimum(qa, qb), np.maximum(qa, qb)
+    key = lo * m + hi
+    _, first = np.unique(key, return_index=True)
+    return rows[lo[first]], rows[hi[first]], cos[first]
+
+
+def _overlap(dy: int, dx: int, size: int) -> tuple[slice, slice, slice, slice]:
+    return (
+        slice(max(dy, 0), size + min(dy, 0)),
+        slice(max(dx, 0), size + min(dx, 0)),
+        slice(max(-dy, 0), size + min(-dy, 0)),
+        slice(max(-dx, 0), size + min(-dx, 0)),
+    )
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.reshape(len(a), -1)
+    b = b.reshape(len(b), -1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where(denom > 1e-6, (a * b).sum(axis=1) / np.maximum(denom, 1e-6), 0.0)
+
+
+def estimate_shifts(ga: np.ndarray, gb: np.ndarray, max_shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the integer shift (within ±``max_shift``) that best aligns ``ga`` with ``gb``.
+
+    Phase correlation (Kuglin & Hines 1975): the normalized cross-power spectrum of two shifted
+    copies is a pure phase ramp whose inverse FFT peaks at the shift. It costs two FFTs per pair
+    instead of 25 NCC evaluations, and it is insensitive to brightness changes. The sign
+    convention matches ``_overlap``.
+    """
+    size = ga.shape[1]
+    window = np.outer(np.hanning(size + 2)[1:-1], np.hanning(size + 2)[1:-1]).astype(np.float32)
+    fa = np.fft.rfft2((ga - ga.mean(axis=(1, 2), keepdims=True)) * window)
+    fb = np.fft.rfft2((gb - gb.mean(axis=(1, 2), keepdims=True)) * window)
+    cross = fa * np.conj(fb)
+    cross /= np.abs(cross) + 1e-3
+    surface = np.fft.irfft2(cross, s=ga.shape[1:])
+    width = 2 * max_shift + 1
+    surface = np.roll(surface, (max_shift, max_shift), axis=(1, 2))[:, :width, :width]
+    flat = surface.reshape(len(surface), -1).argmax(axis=1)
+    return flat // width - max_shift, flat % width - max_shift
+
+
+def ncc_at(
+    ga: np.ndarray, gb: np.ndarray, dy: np.ndarray, dx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(grey NCC, detail NCC) of each pair at its own shift ``(dy, dx)``."""
+    size = ga.shape[1]
+    ha = ga - gaussian_filter(ga, sigma=(0, DETAIL_SIGMA, DETAIL_SIGMA), mode="nearest")
+    hb = gb - gaussian_filter(gb, sigma=(0, DETAIL_SIGMA, DETAIL_SIGMA), mode="nearest")
+    ncc = np.zeros(len(ga), dtype=np.float32)
+    detail = np.zeros(len(ga), dtype=np.float32)
+    for sy, sx in set(zip(dy.tolist(), dx.tolist())):
+        sel = np.flatnonzero((dy == sy) & (dx == sx))
+        ya, xa, yb, xb = _overlap(sy, sx, size)
+        ncc[sel] = _ncc(ga[sel][:, ya, xa], gb[sel][:, yb, xb])
+        # drop 2 px of border: the blur's edge handling is not part of the picture
+        detail[sel] = _ncc(ha[sel][:, ya, xa][:, 2:-2, 2:-2], hb[sel][:, yb, xb][:, 2:-2, 2:-2])
+    return ncc, detail
+
+
+def verify_pairs(
+    images_for: Callable[[np.ndarray], np.ndarray],
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    min_ncc: float = MIN_NCC,
+    min_detail_ncc: float = MIN_DETAIL_NCC,
+    max_shift: int = MAX_SHIFT,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel-level check of candidate pairs; returns (keep mask, NCC, detail NCC).
+
+    Each pair is compared at two alignments — unshifted, and the phase-correlation estimate —
+    and the better grey NCC counts (with the detail NCC at that same alignment).
+    """
+    ncc = np.zeros(len(a), dtype=np.float32)
+    det = np.zeros(len(a), dtype=np.float32)
+    for start in range(0, len(a), PAIR_CHUNK):
+        sl = slice(start, start + PAIR_CHUNK)
+        ga, gb = gray(images_for(a[sl])), gray(images_for(b[sl]))
+        zero = np.zeros(len(ga), dtype=np.int64)
+        n0, d0 = ncc_at(ga, gb, zero, zero)
+        dy, dx = estimate_shifts(ga, gb, max_shift)
+        n1, d1 = ncc_at(ga, gb, dy, dx)
+        shifted = n1 > n0
+        ncc[sl] = np.where(shifted, n1, n0)
+        det[sl] = np.where(shifted, d1, d0)
+    keep = (ncc >= min_ncc) & (det >= min_detail_ncc)
+    return keep, ncc, det
+
+
+def find_near_pairs(
+    embedding: np.ndarray,
+    rows: np.ndarray,
+    images_for: Callable[[np.ndarray], np.ndarray],
+    *,
+    k: int = NEIGHBOURS,
+    min_cosine: float = MIN_CANDIDATE_COSINE,
+    min_ncc: float = MIN_NCC,
+    min_detail_ncc: float = MIN_DETAIL_NCC,
+    max_shift: int = MAX_SHIFT,
+) -> NearPairs:
+    """Candidates among ``rows`` by embedding, then pixel verification (see module docstring)."""
+    a, b, cos = candidate_pairs(embedding, rows, k=k, min_cosine=min_cosine)
+    keep, ncc, det = verify_pairs(
+        images_for, a, b, min_ncc=min_ncc, min_detail_ncc=min_detail_ncc, max_shift=max_shift
+    )
+    return NearPairs(a[keep], b[keep], ncc[keep], det[keep], cos[keep], candidates=len(a))
+
+
+class UnionFind:
+    """Groups of records connected by duplicate pairs (path-halving union-find)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, x: int, y: int) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx != ry:
+            if ry < rx:
+                rx, ry = ry, rx
+            self.parent[ry] = rx  # the smallest member is the root
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for x in list(self.parent):
+            out.setdefault(self.find(x), []).append(x)
+        return [sorted(g) for g in out.values() if len(g) > 1]

@@ -1,0 +1,100 @@
+"""Detector registry and ``diagnose_trace``: run every applicable detector on a ``Trace``.
+
+Importing this package registers the built-in detectors (one module per area). Pure numpy: no
+keras, so a saved ``trace.json`` can be diagnosed anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from cnn_doctor.diagnose.detectors import architecture, data, hyperparameters  # noqa: F401
+from cnn_doctor.diagnose.detectors.base import (
+    DETECTORS,
+    SIGNAL_HINTS,
+    Detector,
+    get_detector,
+    register,
+)
+from cnn_doctor.diagnose.findings import Finding, rank_findings
+from cnn_doctor.diagnose.trace import Trace
+
+__all__ = [
+    "DETECTORS",
+    "SIGNAL_HINTS",
+    "Detector",
+    "Diagnosis",
+    "default_detectors",
+    "diagnose_trace",
+    "get_detector",
+    "register",
+]
+
+# A symptom explained by a root cause found in the same run keeps its place in the list but is
+# ranked below: severity at most "warning", confidence scaled by this factor.
+CONSEQUENCE_CONFIDENCE_FACTOR = 0.6
+
+
+@dataclass
+class Diagnosis:
+    """Ranked findings (most likely root cause first) and why each skipped detector was skipped.
+
+    Iterating a ``Diagnosis`` iterates its findings, so it can stand in for a list of them.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def ids(self) -> list[str]:
+        return [f.id for f in self.findings]
+
+
+def default_detectors() -> list[Detector]:
+    """One instance of every registered detector with its literature-default thresholds."""
+    return [DETECTORS[ident]() for ident in sorted(DETECTORS)]
+
+
+def _demote(findings: Sequence[Finding], detectors: dict[str, Detector]) -> list[Finding]:
+    found = {f.id for f in findings}
+    result = []
+    for f in findings:
+        detector = detectors.get(f.id)
+        causes = sorted(set(detector.consequence_of if detector else ()) & found - {f.id})
+        if causes:
+            evidence = dict(f.evidence, likely_consequence_of=causes)
+            f = dataclasses.replace(
+                f,
+                severity="warning" if f.severity == "critical" else f.severity,
+                confidence=round(f.confidence * CONSEQUENCE_CONFIDENCE_FACTOR, 3),
+                evidence=evidence,
+            )
+        result.append(f)
+    return result
+
+
+def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) -> Diagnosis:
+    """Run each detector whose required signals the trace holds; rank what they find.
+
+    Detectors that cannot run are listed in ``Diagnosis.skipped`` with the reason (never silently
+    dropped). A detector that raises is a bug in cnn-doctor, so the error propagates.
+    """
+    chosen = list(detectors) if detectors is not None else default_detectors()
+    signals = trace.signals()
+    findings: list[Finding] = []
+    skipped: dict[str, str] = {}
+    for detector in chosen:
+        reason = detector.missing(signals)
+        if reason is not None:
+            skipped[detector.id] = reason
+            continue
+        findings.extend(detector.check(trace))
+    by_id = {d.id: d for d in chosen}
+    return Diagnosis(rank_findings(_demote(findings, by_id)), skipped)

@@ -1,0 +1,754 @@
+"""Detectors for problems in the network itself: gradient flow, activations, output layer, frozen
+weights, initialisation, capacity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnn_doctor.diagnose import signals as S
+from cnn_doctor.diagnose import thresholds as T
+from cnn_doctor.diagnose.detectors.base import (
+    Detector,
+    at_least,
+    config_value,
+    fmt,
+    fraction,
+    from_pipeline,
+    make_fix,
+    ordered,
+    persistent,
+    positive,
+    register,
+)
+from cnn_doctor.diagnose.findings import Finding, Fix
+from cnn_doctor.diagnose.trace import Probe, Trace
+
+
+def _kernel_grads(probe: Probe) -> list[tuple[str, float]]:
+    """(layer, gradient norm) of each kernel in forward order, for a finite probe."""
+    return [(w.layer, float(w.grad_norm)) for w in probe.kernels() if w.grad_norm is not None]
+
+
+def _grad_probes(trace: Trace) -> list[Probe]:
+    return [p for p in trace.probes if p.finite and len(_kernel_grads(p)) >= 2]
+
+
+def _last_with(trace: Trace, attr: str) -> Probe | None:
+    """The last probe with ``attr`` set, preferring probes taken after training started."""
+    candidates = [p for p in trace.probes if getattr(p, attr)]
+    trained = [p for p in candidates if p.epoch > 0]
+    pool = trained or candidates
+    return pool[-1] if pool else None
+
+
+def _activation_fixes(trace: Trace, why_prefix: str) -> list[Fix]:
+    fixes = [
+        make_fix(
+            trace,
+            "model.activation=gelu",
+            "use ReLU-family activations (relu, gelu) in hidden layers",
+            f"{why_prefix}: their derivative does not shrink towards 0 for large inputs",
+        )
+    ]
+    if from_pipeline(trace) and config_value(trace, "model", "batchnorm") is False:
+        fixes.append(
+            Fix("model.batchnorm=true", "BatchNorm keeps every layer's inputs at unit scale")
+        )
+    elif not from_pipeline(trace) and not trace.context.get("has_batchnorm"):
+        fixes.append(
+            Fix(
+                "add BatchNormalization after each conv",
+                "it keeps every layer's inputs at unit scale, so gradients neither vanish nor "
+                "explode with depth",
+            )
+        )
+    return fixes
+
+
+@register
+class VanishingGradients(Detector):
+    """The first layers receive (almost) no gradient, so they stop learning.
+
+    AUTOTRAINER's rule: ||g_first|| / ||g_last|| < 1e-3 and ||g_first|| < 1e-4; TheDeepChecker's:
+    every gradient norm < 1e-6. Must hold at most probes (a single probe can be unlucky).
+    """
+
+    id = "vanishing_gradients"
+    area = "architecture"
+    description = "gradients shrink towards the first layers until those layers stop learning"
+    requires = ("gradients",)
+    consequence_of = (
+        "saturated_activations",
+        "dead_relu",
+        "double_softmax",
+        "frozen_layers",
+        "lr_too_high",
+        "diverged",
+    )
+
+    def __init__(
+        self,
+        *,
+        first_last_ratio: float = T.VANISHING_FIRST_LAST_RATIO,
+        first_norm: float = T.VANISHING_FIRST_NORM,
+        abs_norm: float = T.VANISHING_ABS_NORM,
+        persistence: float = T.PERSISTENT_PROBE_FRACTION,
+    ) -> None:
+        self.first_last_ratio = positive("first_last_ratio", first_last_ratio)
+        self.first_norm = positive("first_norm", first_norm)
+        self.abs_norm = positive("abs_norm", abs_norm)
+        self.persistence = fraction("persistence", persistence)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probes = _grad_probes(trace)
+        if not probes:
+            return []
+        flags, ratios, silent = [], [], []
+        for probe in probes:
+            grads = _kernel_grads(probe)
+            first, last = grads[0][1], grads[-1][1]
+            ratio = first / last if last > 0 else math.nan
+            ratios.append(ratio)
+            autotrainer = last > 0 and ratio < self.first_last_ratio and first < self.first_norm
+            no_signal = max(g for _, g in grads) < self.abs_norm
+            silent.append(no_signal)
+            flags.append(bool(autotrainer or no_signal))
+        if not persistent(flags, self.persistence):
+            return []
+        grads = _kernel_grads(probes[-1])
+        last = grads[-1][1]
+        vanished = [layer for layer, g in grads if last > 0 and g / last < self.first_last_ratio]
+        share = sum(flags) / len(flags)
+        severity = "critical" if flags[-1] else "warning"
+        if sum(silent) * 2 >= len(silent):
+            summary = (
+                f"No gradient reaches the network: every layer's gradient norm is below "
+                f"{fmt(self.abs_norm)} at {sum(silent)}/{len(silent)} probes."
+            )
+        else:
+            finite_ratios = [r for r in ratios if r == r]
+            summary = (
+                f"Gradients vanish towards the input: first/last layer gradient-norm ratio "
+                f"{fmt(finite_ratios[-1] if finite_ratios else math.nan)} "
+                f"(< {fmt(self.first_last_ratio)}) at {sum(flags)}/{len(flags)} probes; "
+                f"{len(vanished)} of {len(grads)} layers barely learn."
+            )
+        evidence = {
+            "first_last_ratio": [None if math.isnan(r) else r for r in ratios],
+            "grad_norms_last_probe": dict(grads),
+            "vanished_layers": vanished,
+            "no_gradient_probes": sum(silent),
+            "probes_flagged": f"{sum(flags)}/{len(flags)}",
+            "thresholds": {
+                "first_last_ratio": self.first_last_ratio,
+                "first_norm": self.first_norm,
+                "abs_norm": self.abs_norm,
+                "source": "AUTOTRAINER (ICSE'21); TheDeepChecker (TOSEM'22)",
+            },
+        }
+        fixes = _activation_fixes(trace, "vanishing gradients come from small derivatives")
+        if from_pipeline(trace):
+            depth = config_value(trace, "model", "depth", 0)
+            if depth:
+                fixes.append(Fix("model.depth=0", "the family's reference depth trains reliably"))
+        return [self.finding(severity, 0.6 + 0.35 * share, summary, evidence, fixes)]
+
+
+@register
+class ExplodingGradients(Detector):
+    """Gradients grow towards the input (or beyond any sane scale), so steps overshoot.
+
+    AUTOTRAINER: ||g_first|| / ||g_last|| > 70; TheDeepChecker: any gradient norm > 1e6.
+    """
+
+    id = "exploding_gradients"
+    area = "architecture"
+    description = "gradients grow with depth until steps overshoot"
+    requires = ("gradients",)
+    consequence_of = ("unnormalized_inputs",)
+
+    def __init__(
+        self,
+        *,
+        first_last_ratio: float = T.EXPLODING_FIRST_LAST_RATIO,
+        max_norm: float = T.EXPLODING_GRAD_NORM,
+        persistence: float = T.PERSISTENT_PROBE_FRACTION,
+    ) -> None:
+        self.first_last_ratio = positive("first_last_ratio", first_last_ratio)
+        self.max_norm = positive("max_norm", max_norm)
+        self.persistence = fraction("persistence", persistence)
+        if self.first_last_ratio <= 1:
+            raise ValueError(
+                f"first_last_ratio must be > 1 (first layer's gradient larger than the last's), "
+                f"got {first_last_ratio!r}"
+            )
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probes = _grad_probes(trace)
+        if not probes:
+            return []
+        flags, ratios, maxima = [], [], []
+        for probe in probes:
+            grads = _kernel_grads(probe)
+            first, last = grads[0][1], grads[-1][1]
+            # a zero last-layer gradient is no signal (dead network), not an explosion
+            ratio = first / last if last > 0 and first > 0 else math.nan
+            biggest = max(g for _, g in grads)
+            ratios.append(ratio)
+            maxima.append(biggest)
+            flags.append(bool(ratio > self.first_last_ratio or biggest > self.max_norm))
+        if not persistent(flags, self.persistence):
+            return []
+        huge = any(m > self.max_norm for m in maxima)
+        severity = "critical" if huge else "warning"
+        summary = (
+            f"Gradients explode: largest layer gradient norm {fmt(max(maxima))}, first/last "
+            f"layer ratio {fmt(ratios[-1])} (> {fmt(self.first_last_ratio)}) at "
+            f"{sum(flags)}/{len(flags)} probes."
+        )
+        evidence = {
+            "first_last_ratio": [None if math.isnan(r) else r for r in ratios],
+            "max_grad_norm": maxima,
+            "grad_norms_last_probe": dict(_kernel_grads(probes[-1])),
+            "thresholds": {
+                "first_last_ratio": self.first_last_ratio,
+                "max_norm": self.max_norm,
+                "source": "AUTOTRAINER (ICSE'21); TheDeepChecker (TOSEM'22)",
+            },
+        }
+        fixes = [
+            Fix(
+                "clip gradients: optimizer clipnorm=1.0",
+                "bounds every step whatever the gradient scale",
+            )
+        ]
+        fixes += _activation_fixes(trace, "normalised activations keep gradient scale constant")[1:]
+        fixes.append(
+            make_fix(
+                trace,
+                "model.init=he_normal",
+                "initialise conv/dense kernels with he_normal",
+                "He initialisation keeps activation variance constant through ReLU layers",
+            )
+        )
+        return [
+            self.finding(severity, 0.55 + 0.4 * sum(flags) / len(flags), summary, evidence, fixes)
+        ]
+
+
+@register
+class DeadReLU(Detector):
+    """ReLU units that output 0 for every probe example pass no gradient and never recover.
+
+    A layer is dying when more than 50% of its units are dead (TheDeepChecker); when 70% of all
+    ReLU units are (DeepDiagnosis's bar), or one whole layer is, the network is broken: critical.
+    """
+
+    id = "dead_relu"
+    area = "architecture"
+    description = "ReLU units stuck at zero for every input"
+    requires = ("activations",)
+    consequence_of = ("lr_too_high", "diverged", "unnormalized_inputs")
+
+    def __init__(
+        self,
+        *,
+        layer_fraction: float = T.DEAD_LAYER_FRACTION,
+        critical_fraction: float = T.DEAD_CRITICAL_FRACTION,
+    ) -> None:
+        self.layer_fraction = fraction("layer_fraction", layer_fraction)
+        self.critical_fraction = fraction("critical_fraction", critical_fraction)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probe = _last_with(trace, "activations")
+        if probe is None:
+            return []
+        relu = [a for a in probe.activations if a.dead_fraction is not None]
+        if not relu:
+            return []
+        dying = {a.layer: a.dead_fraction for a in relu if a.dead_fraction >= self.layer_fraction}
+        if not dying:
+            return []
+        units = sum(a.units for a in relu)
+        overall = sum(a.dead_fraction * a.units for a in relu) / max(units, 1)
+        fully = [a.layer for a in relu if a.dead_fraction >= 1.0]
+        critical = overall >= self.critical_fraction or bool(fully)
+        worst = max(dying.values())
+        summary = (
+            f"{len(dying)} of {len(relu)} ReLU layers are dying (worst {worst:.0%} of units "
+            f"output 0 for every probe image; {overall:.0%} of all ReLU units dead)."
+        )
+        evidence = {
+            "dead_fraction_by_layer": {a.layer: a.dead_fraction for a in relu},
+            "dying_layers": dying,
+            "fully_dead_layers": fully,
+            "overall_dead_fraction": overall,
+            "probe_epoch": probe.epoch,
+            "thresholds": {
+                "layer_fraction": self.layer_fraction,
+                "critical_fraction": self.critical_fraction,
+                "source": "TheDeepChecker (TOSEM'22) >50% of units; DeepDiagnosis (ICSE'22) >=70%",
+            },
+        }
+        fixes = [
+            make_fix(
+                trace,
+                "model.activation=leaky_relu",
+                "use LeakyReLU / GELU instead of ReLU",
+                "a non-zero slope for negative inputs lets dead units receive gradient again",
+            )
+        ]
+        lr = trace.context.get("lr") or config_value(trace, "optim", "lr")
+        if lr:
+            fixes.append(
+                make_fix(
+                    trace,
+                    f"optim.lr={fmt(float(lr) / 10)}",
+                    f"lower the learning rate to {fmt(float(lr) / 10)}",
+                    "large steps push ReLU biases negative, killing units for good",
+                )
+            )
+        severity = "critical" if critical else "warning"
+        return [self.finding(severity, 0.6 + 0.35 * worst, summary, evidence, fixes)]
+
+
+@register
+class SaturatedActivations(Detector):
+    """Sigmoid/tanh units driven into their flat tails, where the derivative is ~0.
+
+    DeepDiagnosis: a layer is saturated when more than 50% of its pre-activations lie beyond ±5.
+    """
+
+    id = "saturated_activations"
+    area = "architecture"
+    description = "sigmoid/tanh units stuck in their flat tails"
+    requires = ("activations",)
+
+    def __init__(self, *, layer_fraction: float = T.SATURATED_LAYER_FRACTION) -> None:
+        self.layer_fraction = fraction("layer_fraction", layer_fraction)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probe = _last_with(trace, "activations")
+        if probe is None:
+            return []
+        bounded = [a for a in probe.activations if a.saturated_fraction is not None]
+        saturated = {
+            a.layer: a.saturated_fraction
+            for a in bounded
+            if a.saturated_fraction > self.layer_fraction
+        }
+        if not saturated:
+            return []
+        worst = max(saturated.values())
+        severity = "critical" if len(saturated) * 2 > len(bounded) else "warning"
+        summary = (
+            f"{len(saturated)} of {len(bounded)} sigmoid/tanh layers are saturated (worst: "
+            f"{worst:.0%} of values beyond |pre-activation| {T.SATURATION_PREACT_BOUND:g})."
+        )
+        evidence = {
+            "saturated_fraction_by_layer": {a.layer: a.saturated_fraction for a in bounded},
+            "saturated_layers": saturated,
+            "probe_epoch": probe.epoch,
+            "thresholds": {
+                "layer_fraction": self.layer_fraction,
+                "preactivation_bound": T.SATURATION_PREACT_BOUND,
+                "source": "DeepDiagnosis (ICSE'22)",
+            },
+        }
+        fixes = _activation_fixes(trace, "saturated units pass almost no gradient")
+        return [self.finding(severity, 0.6 + 0.35 * worst, summary, evidence, fixes)]
+
+
+def _output_probe(trace: Trace) -> Probe | None:
+    """The latest probe with finite outputs (the output layer does not change during training)."""
+    probes = [p for p in trace.probes if p.output is not None and p.output.finite]
+    return probes[-1] if probes else None
+
+
+@register
+class DoubleSoftmax(Detector):
+    """The model already outputs probabilities, but the loss applies softmax again.
+
+    Softmax of values in [0, 1] is nearly uniform: the loss cannot go below ~ln(1 + (C-1)/e)
+    (1.46 for C = 10) and gradients are tiny. Evidence: every output row is a probability vector
+    AND the loss was built with from_logits=True.
+    """
+
+    id = "double_softmax"
+    area = "architecture"
+    description = "softmax output read as logits by the loss"
+    requires = ("outputs", "context.from_logits")
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probe = _output_probe(trace)
+        if probe is None or not trace.context.get("from_logits") or not probe.output.is_probability:
+            return []
+        out = probe.output
+        summary = (
+            "The model ends in a softmax (output rows sum to "
+            f"{out.row_sum_min:.4f}-{out.row_sum_max:.4f}, values in [{out.min:.3g}, "
+            f"{out.max:.3g}]) but the loss uses from_logits=True: softmax is applied twice."
+        )
+        evidence = {
+            "row_sum_min": out.row_sum_min,
+            "row_sum_max": out.row_sum_max,
+            "output_min": out.min,
+            "output_max": out.max,
+            "from_logits": True,
+            "loss": trace.context.get("loss"),
+            "thresholds": {"row_tolerance": T.PROBABILITY_ROW_TOLERANCE},
+        }
+        fixes = [
+            make_fix(
+                trace,
+                "model.final_activation=none",
+                "remove the final softmax (Dense(num_classes) with no activation)",
+                "with from_logits=True the loss applies softmax itself; logits train faster and "
+                "are numerically safer",
+            ),
+            make_fix(
+                trace,
+                "optim.from_logits=false",
+                "or compile the loss with from_logits=False",
+                "then the loss reads the softmax output as the probabilities it is",
+            ),
+        ]
+        return [self.finding("critical", 0.95, summary, evidence, fixes)]
+
+
+@register
+class MissingSoftmax(Detector):
+    """The loss expects probabilities (from_logits=False) but the model outputs raw logits.
+
+    Keras then rescales the outputs by their row sum and clips them into (0, 1): negative logits
+    become ~0 probabilities and the loss is meaningless (UMLAUT: "no softmax and
+    from_logits=False").
+    """
+
+    id = "missing_softmax"
+    area = "architecture"
+    description = "raw logits read as probabilities by the loss"
+    requires = ("outputs", "context.from_logits")
+
+    def check(self, trace: Trace) -> list[Finding]:
+        probe = _output_probe(trace)
+        loss = str(trace.context.get("loss") or "")
+        if probe is None or trace.context.get("from_logits") is not False:
+            return []
+        if loss and "categorical_crossentropy" not in loss.lower().replace(" ", "_"):
+            return []
+        out = probe.output
+        if out.is_probability or out.num_classes < 2:
+            return []
+        summary = (
+            f"The loss reads outputs as probabilities (from_logits=False) but they are logits: "
+            f"values in [{out.min:.3g}, {out.max:.3g}], row sums {out.row_sum_min:.3g} to "
+            f"{out.row_sum_max:.3g}."
+        )
+        evidence = {
+            "output_min": out.min,
+            "output_max": out.max,
+            "row_sum_min": out.row_sum_min,
+            "row_sum_max": out.row_sum_max,
+            "from_logits": False,
+            "loss": loss or None,
+            "thresholds": {"row_tolerance": T.PROBABILITY_ROW_TOLERANCE},
+        }
+        fixes = [
+            make_fix(
+                trace,
+                "optim.from_logits=true",
+                "compile the loss with from_logits=True",
+                "the loss then applies a numerically stable log-softmax to the logits",
+            ),
+            make_fix(
+                trace,
+                "model.final_activation=softmax",
+                "or end the model with a softmax",
+                "then the outputs are the probabilities the loss expects",
+            ),
+        ]
+        return [self.finding("critical", 0.9, summary, evidence, fixes)]
+
+
+@register
+class FrozenLayers(Detector):
+    """Weights that never change: layers set ``trainable=False`` or variables never updated.
+
+    A deliberately frozen pretrained backbone is fine while accuracy improves, so alone this is
+    ``info``; it becomes a ``warning`` when training stalls, when most parameters are frozen, or
+    in our pipeline (which trains from scratch, where a frozen layer is random and useless).
+    """
+
+    id = "frozen_layers"
+    area = "architecture"
+    description = "layers whose weights never change"
+    requires_any = ("context.frozen_layers", "weight_updates")
+
+    def __init__(
+        self,
+        *,
+        plateau_window: int = T.PLATEAU_WINDOW,
+        plateau_decrease: float = T.PLATEAU_MIN_DECREASE,
+        frozen_share: float = 0.5,  # "most parameters": a majority (definition, not a tuning)
+    ) -> None:
+        self.plateau_window = at_least("plateau_window", plateau_window, 2)
+        self.plateau_decrease = fraction("plateau_decrease", plateau_decrease)
+        self.frozen_share = fraction("frozen_share", frozen_share)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        declared = {
+            str(item["layer"]): int(item.get("params", 0))
+            for item in trace.context.get("frozen_layers") or []
+        }
+        # trainable variables whose update was exactly zero at every trained probe
+        moved: dict[str, list[float]] = {}
+        sizes: dict[str, int] = {}
+        for probe in trace.trained_probes():
+            if not probe.finite:
+                continue
+            for w in probe.weights:
+                if w.moved is not None:
+                    moved.setdefault(w.name, []).append(w.moved)
+                    sizes[w.name] = w.size
+        stuck = sorted(name for name, values in moved.items() if all(v == 0.0 for v in values))
+        if not declared and not stuck:
+            return []
+        frozen_params = sum(declared.values()) + sum(sizes[n] for n in stuck)
+        trainable = trace.context.get("trainable_params")
+        total = (trainable or sum(sizes.values()) or 0) + sum(declared.values())
+        share = frozen_params / total if total else math.nan
+        loss = S.finite(trace.series("loss"))
+        window = min(self.plateau_window, len(loss))
+        stalled = window >= 2 and S.relative_decrease(loss, window) < self.plateau_decrease
+        severity = (
+            "warning"
+            if stalled or from_pipeline(trace) or (share == share and share >= self.frozen_share)
+            else "info"
+        )
+        parts = []
+        if declared:
+            parts.append(f"{len(declared)} layer(s) set trainable=False")
+        if stuck:
+            parts.append(f"{len(stuck)} trainable variable(s) never updated")
+        summary = (
+            f"Frozen weights: {' and '.join(parts)} "
+            f"({frozen_params} parameters"
+            + (f", {share:.0%} of the model" if share == share else "")
+            + ")"
+            + ("; training has stalled." if stalled else ".")
+        )
+        evidence = {
+            "frozen_layers": declared,
+            "never_updated_variables": stuck,
+            "frozen_params": frozen_params,
+            "frozen_share": None if share != share else share,
+            "training_stalled": bool(stalled),
+        }
+        names = ", ".join(list(declared)[:4] + stuck[:4])
+        fixes = [
+            Fix(
+                f"set trainable=True on {names} and recompile",
+                "frozen randomly initialised layers only add noise; frozen pretrained layers "
+                "cap accuracy once the head has converged",
+            )
+        ]
+        if stuck:
+            fixes.append(
+                Fix(
+                    "check that these variables are connected to the loss",
+                    "a variable with exactly zero update receives no gradient (or the "
+                    "optimizer skips it)",
+                )
+            )
+        confidence = 0.8 if severity == "warning" else 0.5
+        return [self.finding(severity, confidence, summary, evidence, fixes)]
+
+
+@register
+class BadInitialLoss(Detector):
+    """The loss before any training is far from ln(C), the loss of a uniform guess.
+
+    Karpathy's recipe ("verify loss @ init") and TheDeepChecker: a freshly initialised classifier
+    should predict ~uniformly. Much higher means confidently wrong outputs at step 0 (badly scaled
+    last layer or inputs); much lower means the labels are predictable without learning.
+    """
+
+    id = "bad_initial_loss"
+    area = "architecture"
+    description = "loss at step 0 far from ln(num_classes)"
+    requires = ("initial_loss",)
+    consequence_of = ("unnormalized_inputs", "missing_softmax", "exploding_gradients")
+
+    def __init__(
+        self,
+        *,
+        rel_deviation: float = T.INITIAL_LOSS_REL_DEVIATION,
+        warn_deviation: float = T.INITIAL_LOSS_WARN_DEVIATION,
+    ) -> None:
+        self.rel_deviation = positive("rel_deviation", rel_deviation)
+        self.warn_deviation = positive("warn_deviation", warn_deviation)
+        ordered("rel_deviation", self.rel_deviation, "warn_deviation", self.warn_deviation)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        loss = trace.initial_loss
+        classes = trace.num_classes()
+        name = str(trace.context.get("loss") or "crossentropy").lower()
+        if loss is None or not math.isfinite(loss) or not classes or classes < 2:
+            return []
+        if "crossentropy" not in name.replace("_", "").replace(" ", ""):
+            return []  # the ln(C) reference only holds for cross-entropy
+        expected = math.log(classes)
+        deviation = (loss - expected) / expected
+        if abs(deviation) <= self.rel_deviation:
+            return []
+        high = deviation > 0
+        summary = (
+            f"Loss before training is {loss:.3g}, {abs(deviation):.0%} "
+            f"{'above' if high else 'below'} ln({classes}) = {expected:.3f} expected from a "
+            f"freshly initialised classifier."
+        )
+        evidence = {
+            "initial_loss": loss,
+            "expected": expected,
+            "relative_deviation": deviation,
+            "thresholds": {
+                "rel_deviation": self.rel_deviation,
+                "warn_deviation": self.warn_deviation,
+                "source": "Karpathy, A Recipe for Training Neural Networks (2019); TheDeepChecker",
+            },
+        }
+        if high:
+            fixes = [
+                Fix(
+                    "initialise the last Dense layer with small weights and zero bias",
+                    "logits near 0 at step 0 give the uniform prediction and loss ln(C); large "
+                    "logits start confidently wrong and waste the first epochs undoing it",
+                ),
+                make_fix(
+                    trace,
+                    "model.init=he_normal",
+                    "use he_normal / glorot_uniform initialisers",
+                    "variance-preserving initialisers keep logits at unit scale",
+                ),
+            ]
+        else:
+            fixes = [
+                Fix(
+                    "check the labels and the loss",
+                    "a loss below chance before any step means the labels are predictable "
+                    "from initial outputs (leaked labels, constant labels, or a wrong loss)",
+                )
+            ]
+        severity = "warning" if abs(deviation) > self.warn_deviation else "info"
+        confidence = 0.6 + 0.3 * min(1.0, abs(deviation) / (4 * self.warn_deviation))
+        return [self.finding(severity, confidence, summary, evidence, fixes)]
+
+
+@register
+class Underfitting(Detector):
+    """Training loss has flattened far above what the model could reach.
+
+    Defined relative to the run itself, not absolute accuracy: the loss stopped decreasing
+    (TheDeepChecker: < 5% drop over a 5-observation window; here the last min(5, epochs) epochs)
+    AND less than half of the reachable decrease (initial loss -> label-smoothing floor) happened.
+    A short healthy run is still decreasing, a converged one has used most of the range; neither
+    fires.
+    """
+
+    id = "underfitting"
+    area = "architecture"
+    description = "training loss flat far above what the model could reach"
+    requires = ("loss",)
+    consequence_of = (
+        "vanishing_gradients",
+        "exploding_gradients",
+        "dead_relu",
+        "saturated_activations",
+        "double_softmax",
+        "missing_softmax",
+        "lr_too_low",
+        "lr_too_high",
+        "diverged",
+        "unnormalized_inputs",
+        "nonfinite_inputs",
+        "frozen_layers",
+        "batch_size_extreme",
+        "prediction_collapse",
+        "label_noise",
+    )
+
+    def __init__(
+        self,
+        *,
+        window: int = T.PLATEAU_WINDOW,
+        min_decrease: float = T.PLATEAU_MIN_DECREASE,
+        max_progress: float = T.UNDERFIT_MAX_PROGRESS,
+        min_epochs: int = T.MIN_EPOCHS_FOR_TREND,
+    ) -> None:
+        self.window = at_least("window", window, 2)
+        self.min_decrease = fraction("min_decrease", min_decrease)
+        self.max_progress = fraction("max_progress", max_progress)
+        self.min_epochs = at_least("min_epochs", min_epochs, 2)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        loss = trace.series("loss")
+        if loss.size < self.min_epochs or not np.all(np.isfinite(loss)):
+            return []
+        window = min(self.window, loss.size)
+        decrease = S.relative_decrease(loss, window)
+        if not decrease < self.min_decrease:
+            return []
+        classes = trace.num_classes()
+        start = trace.initial_loss
+        if start is None or not math.isfinite(start):
+            start = math.log(classes) if classes else float(loss[0])
+        smoothing = float(
+            trace.context.get("label_smoothing")
+            or config_value(trace, "optim", "label_smoothing")
+            or 0.0
+        )
+        floor = S.loss_floor(classes, smoothing) if classes else 0.0
+        progress = S.loss_progress(start, float(np.min(loss)), floor)
+        if not progress < self.max_progress:
+            return []
+        acc = trace.series("accuracy")
+        acc_text = f", train accuracy {acc[-1]:.1%}" if acc.size and math.isfinite(acc[-1]) else ""
+        summary = (
+            f"Training loss has plateaued at {loss[-1]:.3g} ({decrease:.1%} drop over the last "
+            f"{window} epochs) after realising only {max(progress, 0):.0%} of the reachable "
+            f"decrease{acc_text}."
+        )
+        evidence = {
+            "train_loss": loss.tolist(),
+            "window_decrease": decrease,
+            "progress": progress,
+            "initial_loss": start,
+            "loss_floor": floor,
+            "thresholds": {
+                "window": window,
+                "min_decrease": self.min_decrease,
+                "max_progress": self.max_progress,
+                "source": "TheDeepChecker loss-not-decreasing check (5% over 5 observations)",
+            },
+        }
+        width = config_value(trace, "model", "width")
+        fixes = [
+            make_fix(
+                trace,
+                f"model.width={fmt(float(width) * 2)}" if width else None,
+                "add capacity: more filters per conv layer",
+                "a model that cannot fit its own training set needs more capacity, not more epochs",
+            ),
+            make_fix(
+                trace,
+                "model.dropout=0.0" if config_value(trace, "model", "dropout") else None,
+                "reduce regularisation (dropout, weight decay) until training loss falls",
+                "regularisation trades training fit for generalisation; here there is no fit "
+                "to trade",
+            ),
+        ]
+        return [self.finding("warning", 0.5, summary, evidence, fixes)]

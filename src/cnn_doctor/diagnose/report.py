@@ -1,0 +1,190 @@
+"""Persist a diagnosis: ``trace.json``, ``diagnosis.json``, evidence plots and the report section.
+
+Plots use matplotlib's object API with the Agg canvas (no pyplot global state), so saving works
+in threads, in tests and on machines without a display.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+
+from cnn_doctor.diagnose import thresholds as T
+from cnn_doctor.diagnose.detectors import Diagnosis
+from cnn_doctor.diagnose.findings import findings_to_json
+from cnn_doctor.diagnose.trace import Trace
+
+DIAGNOSIS_FILE = "diagnosis.json"
+SECTION_KEY = "diagnosis"
+PLOT_DIR = "diagnosis_plots"
+
+
+def save_diagnosis(
+    trace: Trace, diagnosis: Diagnosis, run_dir: Path, *, json_path: Path | None = None
+) -> Path:
+    """Write everything into ``run_dir`` (created if needed); returns ``diagnosis.json``'s path."""
+    from cnn_doctor.report.html import ReportSection, findings_table_html, write_report
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trace.save(run_dir / "trace.json")
+    out = run_dir / DIAGNOSIS_FILE
+    findings_to_json(diagnosis.findings, out, skipped=diagnosis.skipped)
+    if json_path is not None:
+        findings_to_json(diagnosis.findings, Path(json_path), skipped=diagnosis.skipped)
+    images = save_evidence_plots(trace, run_dir / PLOT_DIR)
+    skipped = "".join(
+        f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
+        for k, v in sorted(diagnosis.skipped.items())
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in trace.notes)
+    body = findings_table_html(diagnosis.findings)
+    if skipped:
+        body += f"<p>Detectors that could not run:</p><ul>{skipped}</ul>"
+    if notes:
+        body += f"<p>Notes:</p><ul>{notes}</ul>"
+    ReportSection("Diagnosis", body, images, order=20).save(run_dir, SECTION_KEY)
+    write_report(run_dir)
+    return out
+
+
+def _figure(width: float = 10.0, height: float = 4.0):  # -> matplotlib Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=90)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_evidence_plots(trace: Trace, out_dir: Path) -> list[Path]:
+    """PNG plots of the signals the detectors read; only those the trace holds."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, plot in (
+        ("curves", _plot_curves),
+        ("gradients", _plot_gradients),
+        ("update_ratios", _plot_update_ratios),
+        ("activations", _plot_activations),
+    ):
+        fig = plot(trace)
+        if fig is None:
+            continue
+        path = out_dir / f"{name}.png"
+        fig.tight_layout()
+        fig.savefig(path)
+        paths.append(path)
+    return paths
+
+
+def _plot_curves(trace: Trace):
+    if not trace.history:
+        return None
+    fig = _figure()
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = np.arange(1, trace.epochs + 1)
+    for key, style in (("loss", "-o"), ("val_loss", "--o")):
+        if trace.has_series(key):
+            ax_loss.plot(epochs, trace.series(key), style, label=key, markersize=3)
+    if trace.initial_loss is not None and math.isfinite(trace.initial_loss):
+        ax_loss.plot([0], [trace.initial_loss], "k*", label="initial (probe)")
+    classes = trace.num_classes()
+    if classes:
+        ax_loss.axhline(math.log(classes), color="grey", lw=0.8, ls=":", label=f"ln({classes})")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_title("loss")
+    ax_loss.legend(fontsize=8)
+    for key, style in (("accuracy", "-o"), ("val_accuracy", "--o")):
+        if trace.has_series(key):
+            ax_acc.plot(epochs, trace.series(key), style, label=key, markersize=3)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_title("accuracy")
+    if trace.has_series("accuracy") or trace.has_series("val_accuracy"):
+        ax_acc.legend(fontsize=8)
+    return fig
+
+
+def _plot_layers(trace: Trace, attr: str, title: str, band: tuple[float, float] | None):
+    """One line per probe (early = dark, late = light) across the layers, first layer left:
+    vanishing gradients show as a slope down towards the input."""
+    probes = [p for p in trace.probes if any(getattr(w, attr) is not None for w in p.kernels())]
+    if not probes:
+        return None
+    if len(probes) > 8:  # keep the legend readable: first, last and evenly spaced between
+        picks = np.unique(np.linspace(0, len(probes) - 1, 8).round().astype(int))
+        probes = [probes[i] for i in picks]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    layers = [w.layer.rsplit("/", 1)[-1] for w in probes[-1].kernels()]
+    fig = _figure(max(6.0, 0.5 * len(layers) + 3), 4)
+    ax = fig.subplots()
+    for i, probe in enumerate(probes):
+        values = []
+        for w in probe.kernels():
+            value = getattr(w, attr)
+            values.append(math.nan if value is None or not value > 0 else value)
+        color = cmap(i / max(len(probes) - 1, 1))
+        ax.plot(
+            range(len(values)),
+            values,
+            "-o",
+            markersize=3,
+            color=color,
+            label=f"epoch {probe.epoch}",
+        )
+    ax.set_yscale("log")
+    if band:
+        ax.axhspan(*band, color="green", alpha=0.08, label="healthy band")
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=7)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _plot_gradients(trace: Trace):
+    return _plot_layers(trace, "grad_norm", "gradient norm per layer (input side left)", None)
+
+
+def _plot_update_ratios(trace: Trace):
+    return _plot_layers(
+        trace,
+        "step_ratio",
+        "update / weight ratio of one step",
+        (T.UPDATE_RATIO_LOW, T.UPDATE_RATIO_HIGH),
+    )
+
+
+def _plot_activations(trace: Trace):
+    probes = [p for p in trace.probes if p.activations]
+    if not probes:
+        return None
+    fig = _figure(8, 4)
+    ax = fig.subplots()
+    layers = [a.layer for a in probes[-1].activations]
+    plotted = False
+    for layer in layers:
+        for attr, label in (("dead_fraction", "dead"), ("saturated_fraction", "saturated")):
+            values = []
+            for p in probes:
+                stat = next((a for a in p.activations if a.layer == layer), None)
+                value = getattr(stat, attr) if stat is not None else None
+                values.append(math.nan if value is None else value)
+            if not all(math.isnan(v) for v in values):
+                ax.plot(
+                    [p.epoch for p in probes], values, "-o", markersize=3, label=f"{layer} {label}"
+                )
+                plotted = True
+    if not plotted:
+        return None
+    ax.axhline(T.DEAD_LAYER_FRACTION, color="grey", lw=0.8, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("epoch (probe)")
+    ax.set_title("dead (ReLU) / saturated (sigmoid, tanh) fraction per layer")
+    ax.legend(fontsize=7, ncol=2)
+    return fig

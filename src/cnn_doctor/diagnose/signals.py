@@ -1,0 +1,260 @@
+"""Pure numpy functions that turn arrays (activations, outputs, inputs, curves) into trace signals.
+
+Kept free of keras so each definition can be tested on hand-made arrays and read on its own:
+what *is* a dead unit, a saturated value, a softmax output, a plateau.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from cnn_doctor.diagnose import thresholds as T
+from cnn_doctor.diagnose.trace import ActivationStat, InputStat, OutputStat
+
+RELU_LIKE = frozenset({"relu", "relu6"})  # exactly zero gradient for negative inputs: can die
+SATURATING = frozenset({"sigmoid", "tanh"})  # bounded, gradient -> 0 at both ends
+IGNORED_ACTIVATIONS = frozenset({"linear", "softmax", "log_softmax", ""})
+
+
+def norm(array: np.ndarray) -> float:
+    """Euclidean norm in float64 (float32 overflows for exploding weights before we can see it)."""
+    return float(np.linalg.norm(np.asarray(array, dtype=np.float64).ravel()))
+
+
+def labels_to_int(y: np.ndarray) -> np.ndarray:
+    """Class indices from sparse (N,), (N, 1) or one-hot / soft (N, C) labels."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1).astype(np.int64)
+    return y.reshape(-1).astype(np.int64)
+
+
+def is_probability_rows(outputs: np.ndarray, tol: float = T.PROBABILITY_ROW_TOLERANCE) -> bool:
+    """Every row in [0, 1] and summing to 1 within ``tol``: the model already applies softmax."""
+    out = np.asarray(outputs, dtype=np.float64)
+    if out.ndim != 2 or out.shape[1] < 2 or not np.all(np.isfinite(out)):
+        return False
+    sums = out.sum(axis=1)
+    return bool(out.min() >= -tol and out.max() <= 1 + tol and np.all(np.abs(sums - 1) <= tol))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def as_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """The model's predictive distribution: its outputs if they are probabilities, else softmax."""
+    out = np.asarray(outputs, dtype=np.float64)
+    return out if is_probability_rows(out) else softmax(out)
+
+
+def label_issue_fraction(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Share of examples confident learning would flag as possibly mislabelled.
+
+    Northcutt et al.: class j's threshold t_j is the mean predicted p_j over examples *labelled*
+    j (the model's self-confidence for j); an example labelled i is a candidate when some other
+    class j != i has p_j >= t_j (taking the most likely such j). In-sample probabilities make this
+    an underestimate once the network memorises the noise, so it is evidence, not a verdict.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    n, c = probs.shape
+    if n == 0:
+        return 0.0
+    thresholds = np.full(c, np.inf)
+    for j in range(c):
+        mask = labels == j
+        if mask.any():
+            thresholds[j] = probs[mask, j].mean()
+    above = probs >= thresholds[None, :]
+    above[np.arange(n), np.clip(labels, 0, c - 1)] = False
+    return float(above.any(axis=1).mean())
+
+
+def output_stats(outputs: np.ndarray, labels: np.ndarray | None = None) -> OutputStat:
+    """Summarise the model's outputs on the probe batch (see ``OutputStat``)."""
+    out = np.asarray(outputs, dtype=np.float64)
+    if out.ndim != 2:
+        out = out.reshape(out.shape[0], -1)
+    n, c = out.shape
+    finite = bool(np.all(np.isfinite(out)))
+    safe = np.where(np.isfinite(out), out, 0.0)
+    sums = safe.sum(axis=1)
+    predicted = np.argmax(safe, axis=1) if c > 1 else np.zeros(n, dtype=np.int64)
+    stat = OutputStat(
+        num_classes=int(c),
+        examples=int(n),
+        finite=finite,
+        min=float(np.min(out)) if finite else float(np.nanmin(safe)),
+        max=float(np.max(out)) if finite else float(np.nanmax(safe)),
+        row_sum_min=float(sums.min()),
+        row_sum_max=float(sums.max()),
+        is_probability=is_probability_rows(out),
+        predicted_counts=np.bincount(predicted, minlength=c).astype(int).tolist(),
+    )
+    if finite and c > 1:
+        probs = as_probabilities(out)
+        stat.mean_confidence = float(probs.max(axis=1).mean())
+        if labels is not None:
+            y = labels_to_int(labels)
+            if y.shape[0] == n and y.min() >= 0 and y.max() < c:
+                stat.label_counts = np.bincount(y, minlength=c).astype(int).tolist()
+                stat.accuracy = float(np.mean(predicted == y))
+                stat.label_issue_fraction = label_issue_fraction(probs, y)
+    return stat
+
+
+def input_stats(x: np.ndarray, *, channel_axis: int = -1, where: str = "model input") -> InputStat:
+    """Per-channel mean/std/min/max of a batch of images (channels on ``channel_axis``)."""
+    arr = np.asarray(x)
+    dtype = str(arr.dtype)
+    arr = arr.astype(np.float64)
+    if arr.ndim < 2:
+        arr = arr.reshape(-1, 1)
+    arr = np.moveaxis(arr, channel_axis, -1).reshape(-1, arr.shape[channel_axis])
+    finite = bool(np.all(np.isfinite(arr)))
+    arr = np.where(np.isfinite(arr), arr, np.nan)
+    with np.errstate(all="ignore"):
+        return InputStat(
+            mean=np.nanmean(arr, axis=0).tolist(),
+            std=np.nanstd(arr, axis=0).tolist(),
+            min=np.nanmin(arr, axis=0).tolist(),
+            max=np.nanmax(arr, axis=0).tolist(),
+            finite=finite,
+            examples=int(np.asarray(x).shape[0]) if np.asarray(x).ndim else 1,
+            dtype=dtype,
+            where=where,
+        )
+
+
+def activation_kind(name: str) -> str:
+    """'relu' (can die), 'saturating' (sigmoid/tanh), 'ignored' (linear/softmax) or 'other'."""
+    name = (name or "").lower()
+    if name in RELU_LIKE:
+        return "relu"
+    if name in SATURATING:
+        return "saturating"
+    if name in IGNORED_ACTIVATIONS:
+        return "ignored"
+    return "other"
+
+
+def saturated_fraction(
+    name: str, values: np.ndarray, bound: float = T.SATURATION_PREACT_BOUND
+) -> float:
+    """Share of sigmoid/tanh *outputs* whose pre-activation lay beyond ``±bound``.
+
+    Computed from outputs (the only tensor a fused ``Conv2D(activation=...)`` exposes) by
+    comparing with the activation's value at the bound, which is the same test as inverting it.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if name == "sigmoid":
+        hi = 1.0 / (1.0 + math.exp(-bound))
+        lo = 1.0 - hi
+        return float(np.mean((v >= hi) | (v <= lo)))
+    if name == "tanh":
+        return float(np.mean(np.abs(v) >= math.tanh(bound)))
+    raise ValueError(f"saturation is defined for sigmoid and tanh, not {name!r}")
+
+
+def dead_fraction(values: np.ndarray, *, channel_axis: int = -1) -> float:
+    """Share of units that are <= 0 for every example and position (ReLU passes no gradient).
+
+    A unit is a channel of a conv feature map, or a neuron of a dense layer.
+    """
+    v = np.asarray(values)
+    if v.ndim < 2:
+        v = v.reshape(-1, 1)
+    v = np.moveaxis(v, channel_axis, -1).reshape(-1, v.shape[channel_axis])
+    return float(np.mean(np.max(v, axis=0) <= 0))
+
+
+def activation_stats(
+    layer: str, activation: str, values: np.ndarray, *, channel_axis: int = -1
+) -> ActivationStat:
+    """The ``ActivationStat`` of one layer's output; which fields apply depends on the function."""
+    v = np.asarray(values)
+    kind = activation_kind(activation)
+    finite = np.isfinite(v)
+    safe = np.where(finite, v, 0.0).astype(np.float64)
+    stat = ActivationStat(
+        layer=layer,
+        activation=activation,
+        units=int(v.shape[channel_axis]) if v.ndim >= 2 else 1,
+        mean=float(safe.mean()) if v.size else 0.0,
+        std=float(safe.std()) if v.size else 0.0,
+    )
+    if kind == "relu":
+        stat.dead_fraction = dead_fraction(safe, channel_axis=channel_axis)
+    elif kind == "saturating":
+        stat.saturated_fraction = saturated_fraction(activation.lower(), safe)
+    return stat
+
+
+def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean categorical cross-entropy of a probability matrix against integer labels."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    y = labels_to_int(labels)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def loss_floor(num_classes: int, label_smoothing: float = 0.0) -> float:
+    """Lowest reachable cross-entropy: the entropy of the (smoothed) target distribution."""
+    eps = float(label_smoothing)
+    if eps <= 0 or num_classes < 2:
+        return 0.0
+    on = 1.0 - eps + eps / num_classes
+    off = eps / num_classes
+    return float(-(on * math.log(on) + (num_classes - 1) * off * math.log(off)))
+
+
+# --- curves --------------------------------------------------------------------------------------
+def finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    return arr[np.isfinite(arr)]
+
+
+def relative_decrease(values: Sequence[float] | np.ndarray, window: int) -> float:
+    """(first - last) / |first| over the last ``window`` values: TheDeepChecker's progress test."""
+    arr = np.asarray(values, dtype=np.float64)[-window:]
+    if arr.size < 2 or not np.all(np.isfinite(arr)) or arr[0] == 0:
+        return math.nan
+    return float((arr[0] - arr[-1]) / abs(arr[0]))
+
+
+def drop_fraction(values: Sequence[float] | np.ndarray, drop: float) -> float:
+    """Share of consecutive-epoch transitions where ``values`` falls by at least ``drop``."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2:
+        return 0.0
+    diffs = np.diff(arr)
+    valid = np.isfinite(diffs)
+    if not valid.any():
+        return 0.0
+    return float(np.mean(diffs[valid] <= -drop))
+
+
+def generalization_loss(val_loss: Sequence[float] | np.ndarray) -> tuple[float, int]:
+    """Prechelt's GL at the last epoch, and the epoch index (0-based) of the best val loss."""
+    arr = np.asarray(val_loss, dtype=np.float64)
+    if arr.size == 0 or not np.any(np.isfinite(arr)):
+        return math.nan, -1
+    best = int(np.nanargmin(arr))
+    last = arr[-1]
+    if not math.isfinite(last) or arr[best] <= 0:
+        return math.nan, best
+    return float(last / arr[best] - 1.0), best
+
+
+def loss_progress(initial: float, current: float, floor: float) -> float:
+    """Share of the achievable loss reduction (initial -> floor) realised at ``current``."""
+    span = initial - floor
+    if not (math.isfinite(initial) and math.isfinite(current)) or span <= 0:
+        return math.nan
+    return float((initial - current) / span)

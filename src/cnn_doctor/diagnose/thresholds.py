@@ -1,0 +1,135 @@
+"""Every number a detector compares a measurement with, in one place, each with where it comes from.
+
+Detectors take these as keyword-only defaults, so a caller can tighten or loosen one without
+editing code, and a reader can check each call against its source. Sources:
+
+- AUTOTRAINER: Zhang et al., "AUTOTRAINER: An Automatic DNN Training Problem Detection and Repair
+  System", ICSE 2021.
+- DeepDiagnosis: Wardat et al., "DeepDiagnosis: Automatically Diagnosing Faults and Recommending
+  Actionable Fixes in Deep Learning Programs", ICSE 2022.
+- TheDeepChecker: Braiek & Khomh, "Testing Feedforward Neural Networks Training Programs",
+  TOSEM 2023 (property checks run during training).
+- UMLAUT: Schoop et al., "UMLAUT: Debugging Deep Learning Programs using Program Structure, Model
+  Behavior, and Error Messages", CHI 2021.
+- Prechelt, "Early Stopping - But When?", Neural Networks: Tricks of the Trade, 1998.
+- LeCun, Bottou, Orr & Müller, "Efficient BackProp", Neural Networks: Tricks of the Trade, 1998.
+- Karpathy, "A Recipe for Training Neural Networks", 2019 (blog), and CS231n notes on the
+  update/weight ratio.
+- Keskar et al., "On Large-Batch Training for Deep Learning: Generalization Gap and Sharp Minima",
+  ICLR 2017.
+- Wu & He, "Group Normalization", ECCV 2018.
+- Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Dataset Labels",
+  JAIR 2021.
+- Arpit et al., "A Closer Look at Memorization in Deep Networks", ICML 2017.
+
+This module is pure constants: no keras, no numpy.
+"""
+
+from __future__ import annotations
+
+# --- gradients ---------------------------------------------------------------------------------
+# AUTOTRAINER's vanishing-gradient rule: the first layer's gradient norm is < 1e-3 of the last
+# layer's AND the first layer's norm itself is < 1e-4.
+VANISHING_FIRST_LAST_RATIO = 1e-3
+VANISHING_FIRST_NORM = 1e-4
+# TheDeepChecker flags a layer whose gradient norm is below 1e-6 (no learning signal at all).
+VANISHING_ABS_NORM = 1e-6
+# AUTOTRAINER's exploding-gradient rule: first/last-layer gradient-norm ratio > 70.
+EXPLODING_FIRST_LAST_RATIO = 70.0
+# TheDeepChecker: a gradient norm above 1e6 is exploding.
+EXPLODING_GRAD_NORM = 1e6
+# A rule must hold at this share of the (finite) probes, not at one noisy probe. Measurement
+# choice: a majority, so one probe out of two or three does not decide alone.
+PERSISTENT_PROBE_FRACTION = 0.5
+
+# --- activations -------------------------------------------------------------------------------
+# TheDeepChecker: more than 50% of a layer's units inactive is a dying-ReLU layer.
+DEAD_LAYER_FRACTION = 0.5
+# DeepDiagnosis: >= 70% of activations <= 0 is its dying-ReLU rule; we use it as the bar for
+# "critical" (most of the network no longer passes a signal).
+DEAD_CRITICAL_FRACTION = 0.7
+# DeepDiagnosis: a sigmoid/tanh unit is saturated when |pre-activation| > 5 (sigmoid'(5) = 0.0066,
+# 2.6% of its maximum; tanh'(5) = 1.8e-4).
+SATURATION_PREACT_BOUND = 5.0
+# DeepDiagnosis: more than 50% of a layer's pre-activations beyond the bound is a saturated layer.
+SATURATED_LAYER_FRACTION = 0.5
+
+# --- update / weight ratio ---------------------------------------------------------------------
+# TheDeepChecker: log10(||update|| / ||weight||) of one optimizer step should lie in [-4, -1];
+# Karpathy's CS231n notes give ~1e-3 as the healthy centre of that band.
+UPDATE_RATIO_LOW = 1e-4
+UPDATE_RATIO_HIGH = 1e-1
+
+# --- loss curve --------------------------------------------------------------------------------
+# AUTOTRAINER treats a loss >= 1e3 like a NaN: training has numerically blown up.
+LOSS_HUGE = 1e3
+# TheDeepChecker's "loss not decreasing" check: over a window of 5 observations the loss must
+# drop by at least 5%. We observe epochs, so the window is the last min(5, epochs) epochs.
+PLATEAU_WINDOW = 5
+PLATEAU_MIN_DECREASE = 0.05
+# Minimum number of epochs before a curve-shape rule is judged. UMLAUT starts its overfitting
+# check at epoch 3; two intervals is also the least that distinguishes a trend from one step.
+MIN_EPOCHS_FOR_TREND = 3
+# AUTOTRAINER's oscillation rule: accuracy falls by >= 0.03 between consecutive epochs in
+# >= 20% of the epochs.
+OSCILLATION_ACC_DROP = 0.03
+OSCILLATION_FRACTION = 0.2
+# Underfitting: share of the achievable loss reduction (initial loss -> the floor set by label
+# smoothing) realised by the end. Measurement choice, not literature: a healthy run that has
+# *stopped* improving has used most of it; we call "little" anything under half.
+UNDERFIT_MAX_PROGRESS = 0.5
+
+# --- generalization ----------------------------------------------------------------------------
+# Prechelt's generalization loss GL(t) = E_val(t) / min_{t'<=t} E_val(t') - 1; his GL_5 criterion
+# stops training once it exceeds 5%.
+OVERFIT_GENERALIZATION_LOSS = 0.05
+
+# --- outputs -----------------------------------------------------------------------------------
+# A row is a probability vector when its entries are in [0, 1] and it sums to 1 within this
+# tolerance: float32 softmax rows sum to 1 within ~1e-6, raw logits essentially never within 1e-3.
+# (AUTOTRAINER uses the looser "row sum > 1.1" to flag *non*-probabilities.)
+PROBABILITY_ROW_TOLERANCE = 1e-3
+# Prediction collapse: share of predictions that fall in a single class. Derived: with C balanced
+# classes, predicting one class for a share f caps accuracy at (1 - f) + 1/C, i.e. 0.2 for f = 0.9
+# and C = 10 -- at most twice chance, whatever else the model learned.
+COLLAPSE_FRACTION = 0.9
+
+# --- initial loss ------------------------------------------------------------------------------
+# Karpathy's recipe / TheDeepChecker: at initialisation the cross-entropy should be ~ln(C)
+# (2.303 for 10 classes). For logits ~ N(0, s^2) the expected loss is ~ln(C) + s^2/2, so a 50%
+# relative deviation means logit spread s ~ 1.5 at C = 10 (reported as info), 100% (twice the
+# loss of a uniform guess) means s ~ 2.1: confidently wrong before any step (warning).
+# Measured here: a Keras-default (glorot) seed CNN on unit-variance synthetic images starts ~49%
+# above ln(C), which is why the lower bar only informs.
+INITIAL_LOSS_REL_DEVIATION = 0.5
+INITIAL_LOSS_WARN_DEVIATION = 1.0
+
+# --- inputs ------------------------------------------------------------------------------------
+# LeCun et al., Efficient BackProp, section 4.3: inputs should be near zero mean with variances of
+# the same order (~1). DeepDiagnosis's fixed "outside [-1, 1]" rule misfires on standardised
+# data, so we judge the per-channel RMS sqrt(mean^2 + std^2): an order of magnitude either side of
+# unit scale. Standardised (~1) and [0, 1]-scaled (~0.55) pass; raw 0-255 pixels (~130) and pixels
+# divided by 255 twice (~0.002) fail.
+INPUT_RMS_LOW = 0.1
+INPUT_RMS_HIGH = 10.0
+# LeCun et al. again: channel variances should be similar; an order of magnitude apart is not.
+INPUT_CHANNEL_STD_RATIO = 10.0
+
+# --- batch size --------------------------------------------------------------------------------
+# Wu & He (Group Normalization, Fig. 1): with BatchNorm, error rises steeply once a batch holds
+# fewer than 8 images (batch statistics too noisy).
+BATCH_SMALL_WITH_BN = 8
+# Keskar et al.: their "large batch" regime is 10% of the training set, where the generalization
+# gap appears; at >= 50% an epoch is one or two steps (full-batch gradient descent).
+BATCH_LARGE_FRACTION = 0.1
+BATCH_HUGE_FRACTION = 0.5
+
+# --- label noise -------------------------------------------------------------------------------
+# Under uniformly flipped *training* labels a model that has learned the clean signal (Arpit et
+# al.: clean patterns are learned before noise is memorised) agrees with the training labels less
+# often than with clean validation labels. We require the probe accuracy to trail the validation
+# accuracy by both an absolute margin and a z-score (binomial standard error of the probe).
+LABEL_NOISE_MIN_GAP = 0.05
+LABEL_NOISE_MIN_Z = 3.0
+# Confident learning (Northcutt et al.): an example is a label-issue candidate when the model's
+# probability for another class reaches that class's mean self-confidence. Used as evidence.

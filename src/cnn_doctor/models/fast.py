@@ -1,0 +1,55 @@
+"""``fast`` (the default): an airbench94 / ResNet-9-style net, chosen for accuracy per FLOP.
+
+stem conv3x3 (reference width 64) → BN → act, then 3 groups of
+``conv3x3 → maxpool2 → BN → act → conv3x3 → BN → act`` with reference widths 64/256/256 (times
+``model.width``; the default 0.5 gives 32/128/128, ~0.5M params, about a quarter of airbench94's
+FLOPs), → global max-pool → bias-free ``logits`` Dense whose input is scaled by 1/9.
+
+Kept from airbench (cheap, and each measured to help there): pooling *before* BN in a group, BN
+without a learnable scale (airbench freezes the BN weight at 1), a bias-free head, the 1/9 head
+scale — applied by a ``Rescaling`` layer *before* the ``logits`` Dense, which for a bias-free linear
+layer is the same function as scaling its output, so the ``logits`` layer still emits the model's
+logits. Dropped: the frozen patch-whitening stem, dirac init, BN-bias LR multipliers and lookahead.
+
+``model.depth`` = convs per group (0 → 2, as airbench94; 3 is how airbench95/96 deepen it; 1 keeps
+only the pooling conv). The number of groups stays 3 because each one halves the resolution and
+32 px leaves room for exactly three before the 4x4 global pool.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from cnn_doctor.config import ModelConfig
+from cnn_doctor.models.layers import LayerMaker, image_input, scaled
+from cnn_doctor.models.registry import register_model
+
+REFERENCE_DEPTH = 2
+STEM_WIDTH = 64
+GROUP_WIDTHS = (64, 256, 256)
+HEAD_SCALE = 1.0 / 9.0
+
+
+@register_model("fast")
+def fast(cfg: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Build the fast default net; see the module docstring for the layout and what depth means."""
+    make = LayerMaker(cfg)
+    convs = cfg.depth or REFERENCE_DEPTH
+    inputs = image_input(input_shape)
+    x = make.conv(inputs, scaled(STEM_WIDTH, cfg.width), "stem_conv")
+    x = make.bn(x, "stem_bn", scale=False)
+    x = make.act(x, "stem")
+    for group, width in enumerate(GROUP_WIDTHS, start=1):
+        channels = scaled(width, cfg.width)
+        for conv in range(1, convs + 1):
+            tag = f"g{group}_{conv}"
+            x = make.conv(x, channels, f"g{group}_conv{conv}")
+            if conv == 1:
+                x = keras.layers.MaxPooling2D(2, data_format=None, name=f"g{group}_pool")(x)
+            x = make.bn(x, f"g{group}_bn{conv}", scale=False)
+            x = make.act(x, tag)
+    x = keras.layers.GlobalMaxPooling2D(data_format=None, name="global_pool")(x)
+    x = make.dropout(x, "dropout")
+    x = keras.layers.Rescaling(HEAD_SCALE, name="head_scale")(x)
+    outputs = make.head(x, num_classes, use_bias=False)
+    return keras.Model(inputs, outputs, name="fast")

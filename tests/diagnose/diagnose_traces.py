@@ -1,0 +1,308 @@
+"""Hand-built traces: one healthy run, and one planted fault per detector.
+
+Each fault changes only the signals that *define* its symptom (see the detector docstrings), on
+top of the same healthy run, so a test that finds it shows the detector reads that symptom and
+nothing else. ``FAULTS`` maps a fault name to (builder, expected id, ids allowed alongside it —
+documented consequences of the same fault).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+from cnn_doctor.diagnose.trace import (
+    ActivationStat,
+    InputStat,
+    OutputStat,
+    Probe,
+    Trace,
+    WeightStat,
+)
+
+KERNELS = [("conv1", [3, 3, 3, 32]), ("conv2", [3, 3, 32, 64]), ("dense1", [4096, 128]),
+           ("dense2", [128, 10])]
+HEALTHY_GRADS = [0.5, 0.8, 1.0, 0.4]
+HEALTHY_WEIGHTS = [3.0, 6.0, 9.0, 2.0]
+EPOCHS = 6
+PROBE_N = 256
+
+
+def _probe(epoch: int, *, grads=None, ratio=1e-3, moved=1e-2, dead=0.05, probe_acc=None,
+           predicted=None, probability=False, lr=0.01) -> Probe:
+    grads = grads or HEALTHY_GRADS
+    weights = []
+    for (layer, shape), g, w in zip(KERNELS, grads, HEALTHY_WEIGHTS, strict=True):
+        weights.append(WeightStat(f"{layer}/kernel", layer, list(shape), w, grad_norm=g,
+                                  step_ratio=ratio, moved=None if epoch == 0 else moved))
+        weights.append(WeightStat(f"{layer}/bias", layer, [shape[-1]], 0.1, grad_norm=g / 10,
+                                  step_ratio=ratio, moved=None if epoch == 0 else moved))
+    acts = [
+        ActivationStat("act1", "relu", 32, 0.4, 0.6, dead_fraction=dead),
+        ActivationStat("act2", "relu", 64, 0.3, 0.5, dead_fraction=dead),
+        ActivationStat("act3", "relu", 128, 0.2, 0.4, dead_fraction=dead),
+    ]
+    if predicted is None:
+        predicted = [26, 25, 25, 26, 25, 25, 26, 26, 26, 26]
+    out = OutputStat(
+        num_classes=10, examples=PROBE_N, finite=True,
+        min=0.0 if probability else -4.0, max=0.9 if probability else 6.0,
+        row_sum_min=1.0 if probability else -3.0, row_sum_max=1.0 if probability else 8.0,
+        is_probability=probability, predicted_counts=predicted,
+        label_counts=[26, 25, 25, 26, 25, 25, 26, 26, 26, 26],
+        accuracy=probe_acc if probe_acc is not None else min(0.1 + 0.1 * epoch, 0.9),
+        mean_confidence=0.5, label_issue_fraction=0.02,
+    )
+    return Probe(epoch=epoch, step=79 * epoch, loss=2.35 if epoch == 0 else 2.0 - 0.15 * epoch,
+                 lr=lr, weights=weights, activations=acts, output=out)
+
+
+def healthy_trace() -> Trace:
+    """Six epochs of a run that is still learning: losses falling, val close behind train."""
+    loss = [2.0, 1.7, 1.45, 1.25, 1.1, 0.98]
+    val_loss = [1.9, 1.65, 1.45, 1.3, 1.2, 1.12]
+    acc = [0.30, 0.40, 0.48, 0.55, 0.60, 0.64]
+    val_acc = [0.32, 0.41, 0.48, 0.53, 0.57, 0.60]
+    history = [
+        {"epoch": i + 1, "loss": loss[i], "val_loss": val_loss[i], "accuracy": acc[i],
+         "val_accuracy": val_acc[i], "lr": 0.01}
+        for i in range(EPOCHS)
+    ]
+    probes = [_probe(e, probe_acc=min(val_acc[e - 1] + 0.03, 1.0) if e else 0.1)
+              for e in range(EPOCHS + 1)]
+    return Trace(
+        context={
+            "source": "callback", "num_classes": 10, "loss": "sparse_categorical_crossentropy",
+            "from_logits": True, "label_smoothing": 0.0, "optimizer": "sgd", "lr": 0.01,
+            "batch_size": 64, "num_train": 5000, "steps_per_epoch": 79, "epochs": EPOCHS,
+            "augment": ["crop", "flip"], "has_batchnorm": True, "frozen_layers": [],
+            "trainable_params": 545_098,
+        },
+        history=history,
+        probes=probes,
+        inputs=InputStat(mean=[0.01, -0.02, 0.0], std=[1.0, 0.98, 1.02],
+                         min=[-2.4, -2.3, -2.5], max=[2.6, 2.5, 2.4], finite=True,
+                         examples=PROBE_N, where="input of the first weight layer"),
+    )
+
+
+# --- planted faults --------------------------------------------------------------------------
+def _set_history(trace: Trace, **series: list[float]) -> None:
+    for key, values in series.items():
+        for row, value in zip(trace.history, values, strict=True):
+            row[key] = value
+
+
+def vanishing() -> Trace:
+    t = healthy_trace()
+    t.probes = [_probe(p.epoch, grads=[1e-9, 1e-7, 1e-4, 0.3]) for p in t.probes]
+    return t
+
+
+def exploding() -> Trace:
+    t = healthy_trace()
+    t.probes = [_probe(p.epoch, grads=[5e3, 2e2, 10.0, 1.0]) for p in t.probes]
+    return t
+
+
+def dead_relu() -> Trace:
+    t = healthy_trace()
+    t.probes[-1].activations[1].dead_fraction = 0.8
+    t.probes[-1].activations[2].dead_fraction = 0.9
+    return t
+
+
+def saturated() -> Trace:
+    t = healthy_trace()
+    for p in t.probes:
+        p.activations = [
+            ActivationStat(f"act{i}", "sigmoid", 32, 0.5, 0.45, saturated_fraction=0.8)
+            for i in range(1, 4)
+        ]
+    return t
+
+
+def lr_too_high() -> Trace:
+    t = healthy_trace()
+    _set_history(t, loss=[2.0, 1.8, 1.9, 2.1, 2.3, 2.6], val_loss=[1.9, 1.8, 2.0, 2.2, 2.4, 2.7],
+                 accuracy=[0.30, 0.35, 0.31, 0.27, 0.22, 0.18],
+                 val_accuracy=[0.31, 0.34, 0.30, 0.26, 0.2, 0.17])
+    for p in t.probes:
+        for w in p.weights:
+            w.step_ratio = 0.3
+    return t
+
+
+def lr_too_low() -> Trace:
+    t = healthy_trace()
+    _set_history(t, loss=[2.30, 2.295, 2.29, 2.285, 2.28, 2.275],
+                 val_loss=[2.30, 2.296, 2.292, 2.288, 2.284, 2.28],
+                 accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.13],
+                 val_accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.12], lr=[1e-6] * EPOCHS)
+    t.context["lr"] = 1e-6
+    for p in t.probes:
+        p.lr = 1e-6
+        for w in p.weights:
+            w.step_ratio = 1e-7
+            w.moved = None if p.epoch == 0 else 1e-5
+        p.output.accuracy = 0.12
+    return t
+
+
+def diverged() -> Trace:
+    t = healthy_trace()
+    _set_history(t, loss=[2.0, 1.7, math.nan, math.nan, math.nan, math.nan],
+                 val_loss=[1.9, 1.65, math.nan, math.nan, math.nan, math.nan])
+    for p in t.probes[3:]:
+        p.finite = False
+        p.loss = math.nan
+        p.output = None
+        p.activations = []
+    return t
+
+
+def overfitting_curves(t: Trace) -> Trace:
+    _set_history(t, loss=[2.0, 1.5, 1.1, 0.8, 0.55, 0.35],
+                 val_loss=[1.9, 1.55, 1.45, 1.55, 1.75, 2.0],
+                 accuracy=[0.30, 0.45, 0.60, 0.72, 0.82, 0.90],
+                 val_accuracy=[0.32, 0.44, 0.50, 0.51, 0.50, 0.49])
+    for p in t.probes[1:]:
+        p.output.accuracy = min(0.35 + 0.1 * p.epoch, 0.95)
+    return t
+
+
+def overfitting() -> Trace:
+    return overfitting_curves(healthy_trace())
+
+
+def missing_augmentation() -> Trace:
+    t = overfitting_curves(healthy_trace())
+    t.context["augment"] = []
+    return t
+
+
+def underfitting() -> Trace:
+    t = healthy_trace()
+    _set_history(t, loss=[2.2, 2.08, 2.04, 2.02, 2.01, 2.0],
+                 val_loss=[2.2, 2.09, 2.05, 2.03, 2.02, 2.02],
+                 accuracy=[0.18, 0.22, 0.23, 0.24, 0.24, 0.24],
+                 val_accuracy=[0.18, 0.22, 0.23, 0.23, 0.24, 0.24])
+    for p in t.probes[1:]:
+        p.output.accuracy = 0.25
+    return t
+
+
+def unnormalized() -> Trace:
+    t = healthy_trace()
+    t.inputs = InputStat(mean=[125.3, 122.9, 113.8], std=[63.0, 62.1, 66.7],
+                         min=[0.0, 0.0, 0.0], max=[255.0, 255.0, 255.0], finite=True,
+                         examples=PROBE_N, dtype="uint8")
+    return t
+
+
+def nonfinite_inputs() -> Trace:
+    t = healthy_trace()
+    t.inputs.finite = False
+    return t
+
+
+def double_softmax() -> Trace:
+    t = healthy_trace()
+    t.probes = [_probe(p.epoch, probability=True, probe_acc=p.output.accuracy)
+                for p in t.probes]
+    return t
+
+
+def missing_softmax() -> Trace:
+    t = healthy_trace()
+    t.context["from_logits"] = False
+    return t
+
+
+def bad_initial_loss() -> Trace:
+    t = healthy_trace()
+    t.probes[0].loss = 9.0
+    return t
+
+
+def collapse() -> Trace:
+    t = healthy_trace()
+    t.probes[-1].output.predicted_counts = [250, 1, 1, 1, 0, 1, 0, 1, 1, 0]
+    return t
+
+
+def label_noise() -> Trace:
+    t = healthy_trace()
+    for p in t.probes[1:]:
+        p.output.accuracy = t.history[p.epoch - 1]["val_accuracy"] * 0.7
+    return t
+
+
+def frozen_declared() -> Trace:
+    t = underfitting()
+    t.context["frozen_layers"] = [{"layer": "conv1", "params": 896}, {"layer": "conv2",
+                                                                       "params": 18496}]
+    return t
+
+
+def frozen_never_updated() -> Trace:
+    t = healthy_trace()
+    for p in t.probes[1:]:
+        for w in p.weights:
+            if w.layer == "conv2":
+                w.moved = 0.0
+    return t
+
+
+def batch_tiny() -> Trace:
+    t = healthy_trace()
+    t.context["batch_size"] = 2
+    t.context["steps_per_epoch"] = 2500
+    return t
+
+
+def batch_huge() -> Trace:
+    t = healthy_trace()
+    t.context["batch_size"] = 4096
+    t.context["steps_per_epoch"] = 2
+    return t
+
+
+def no_batch_norm_small_batch() -> Trace:
+    """Batch 4 without BatchNorm is fine (Masters & Luschi 2018): must stay silent."""
+    t = healthy_trace()
+    t.context.update(batch_size=4, has_batchnorm=False, steps_per_epoch=1250)
+    return t
+
+
+Builder = Callable[[], Trace]
+# fault name -> (builder, expected id, other ids allowed: consequences of the same fault)
+FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
+    "vanishing": (vanishing, "vanishing_gradients", frozenset()),
+    "exploding": (exploding, "exploding_gradients", frozenset()),
+    "dead_relu": (dead_relu, "dead_relu", frozenset()),
+    "saturated": (saturated, "saturated_activations", frozenset()),
+    "lr_too_high": (lr_too_high, "lr_too_high", frozenset()),
+    "lr_too_low": (lr_too_low, "lr_too_low", frozenset({"underfitting"})),
+    "diverged": (diverged, "diverged", frozenset()),
+    "overfitting": (overfitting, "overfitting", frozenset()),
+    "missing_augmentation": (missing_augmentation, "missing_augmentation",
+                             frozenset({"overfitting"})),
+    "underfitting": (underfitting, "underfitting", frozenset()),
+    "unnormalized": (unnormalized, "unnormalized_inputs", frozenset()),
+    "nonfinite_inputs": (nonfinite_inputs, "nonfinite_inputs", frozenset()),
+    "double_softmax": (double_softmax, "double_softmax", frozenset()),
+    "missing_softmax": (missing_softmax, "missing_softmax", frozenset()),
+    "bad_initial_loss": (bad_initial_loss, "bad_initial_loss", frozenset()),
+    "collapse": (collapse, "prediction_collapse", frozenset()),
+    "label_noise": (label_noise, "label_noise", frozenset()),
+    "frozen_declared": (frozen_declared, "frozen_layers", frozenset({"underfitting"})),
+    "frozen_never_updated": (frozen_never_updated, "frozen_layers", frozenset()),
+    "batch_tiny": (batch_tiny, "batch_size_extreme", frozenset()),
+    "batch_huge": (batch_huge, "batch_size_extreme", frozenset()),
+}
+
+
+def fault(name: str) -> Trace:
+    return copy.deepcopy(FAULTS[name][0]())
