@@ -7,7 +7,9 @@ NCHW, so a channels_last model pays transposes around every conv — this measur
 Each (model, format) pair is built once, compiled like the trainer does (Nesterov SGD, sparse CE
 from logits) and warmed up with one ``fit`` step; then rounds alternate between the two formats so
 that load from other users of the machine hits both alike. The best round is reported (on a shared
-machine the fastest round is the least disturbed one), with the median next to it as a noise gauge.
+machine the fastest round is the least disturbed one), with the median next to it as a noise gauge,
+and images per CPU-second of this process, which other users' load disturbs far less than wall time
+(times the core count it estimates the uncontended rate; OpenMP spin-waits make it a lower bound).
 
 Usage:
     python benchmarks/model_speed.py                 # all models, 3 steps x 3 rounds each
@@ -56,16 +58,19 @@ def compiled_model(cfg: ModelConfig, data_format: str, jit: bool) -> keras.Model
     return model
 
 
-def fit_seconds(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> float:
-    start = time.perf_counter()
+def fit_seconds(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one ``fit`` over ``x``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def measure(
     cfg: ModelConfig, batch: int, steps: int, rounds: int, jit: bool
-) -> tuple[int, dict[str, list[float]]]:
-    """(params, {format: sorted images/second of each round})."""
+) -> tuple[int, dict[str, list[float]], dict[str, float]]:
+    """(params, {format: sorted wall images/s}, {format: best images per CPU-second})."""
     rng = np.random.default_rng(0)
     x_cl = rng.normal(size=(batch * steps, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, size=batch * steps)
@@ -78,10 +83,14 @@ def measure(
     for fmt in FORMATS:  # warm-up: builds the train function (and compiles it under jit)
         fit_seconds(models[fmt], inputs[fmt][:batch], y[:batch], batch)
     rates: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
+    per_cpu: dict[str, float] = dict.fromkeys(FORMATS, 0.0)
     for _ in range(rounds):
         for fmt in FORMATS:
-            rates[fmt].append(batch * steps / fit_seconds(models[fmt], inputs[fmt], y, batch))
-    return models["channels_last"].count_params(), {fmt: sorted(r) for fmt, r in rates.items()}
+            wall, cpu = fit_seconds(models[fmt], inputs[fmt], y, batch)
+            rates[fmt].append(batch * steps / wall)
+            per_cpu[fmt] = max(per_cpu[fmt], batch * steps / cpu)
+    params = models["channels_last"].count_params()
+    return params, {fmt: sorted(r) for fmt, r in rates.items()}, per_cpu
 
 
 def main() -> None:
@@ -101,16 +110,19 @@ def main() -> None:
         f"batch {args.batch}, {args.steps} steps x {args.rounds} rounds, best round (median)"
     )
     header = f"{'model':<15}{'jit':<4}{'params':>10}  {'img/s CL best (med)':>20}"
-    print(header + f"  {'img/s CF best (med)':>20}{'CF/CL':>7}{'s/epoch':>9}")
+    print(
+        header + f"  {'img/s CF best (med)':>20}{'CF/CL':>7}{'s/epoch':>9}{'img/CPU-s CL, CF':>18}"
+    )
     for name in args.models:
         for jit in (False, True) if args.jit else (False,):
-            params, rate = measure(MODELS[name], args.batch, args.steps, args.rounds, jit)
+            params, rate, per_cpu = measure(MODELS[name], args.batch, args.steps, args.rounds, jit)
             cl, cf = rate["channels_last"], rate["channels_first"]
             cells = [f"{r[-1]:.0f} ({statistics.median(r):.0f})" for r in (cl, cf)]
             print(
                 f"{name:<15}{'yes' if jit else 'no':<4}{params:>10,}"
                 f"  {cells[0]:>20}  {cells[1]:>20}"
-                f"{cf[-1] / cl[-1]:>7.2f}{EPOCH_IMAGES / max(cl[-1], cf[-1]):>9.0f}",
+                f"{cf[-1] / cl[-1]:>7.2f}{EPOCH_IMAGES / max(cl[-1], cf[-1]):>9.0f}"
+                f"{per_cpu['channels_last']:>10.0f},{per_cpu['channels_first']:>6.0f}",
                 flush=True,
             )
 

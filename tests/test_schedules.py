@@ -27,8 +27,9 @@ def test_step_multiplies_by_gamma_at_each_milestone() -> None:
 
 def test_exponential_expresses_the_keras_tutorial_schedule() -> None:
     # "constant for 50 epochs, then x exp(-0.1) per epoch"
-    cfg = OptimConfig(lr=1e-3, epochs=60, schedule="exponential", hold_epochs=50,
-                      gamma=math.exp(-0.1))
+    cfg = OptimConfig(
+        lr=1e-3, epochs=60, schedule="exponential", hold_epochs=50, gamma=math.exp(-0.1)
+    )
     assert lr_at_epoch(cfg, 49.9) == pytest.approx(1e-3)
     assert lr_at_epoch(cfg, 50) == pytest.approx(1e-3)
     assert lr_at_epoch(cfg, 51) == pytest.approx(1e-3 * math.exp(-0.1))
@@ -40,7 +41,7 @@ def test_cosine_falls_from_lr_to_min_lr_after_hold() -> None:
     assert lrs[0] == lrs[2] == 1.0
     assert lrs[6] == pytest.approx(0.55)  # halfway: (1 + 0.1) / 2
     assert lrs[10] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
 
 
 def test_onecycle_rises_linearly_then_decays_to_min_lr() -> None:

@@ -19,8 +19,13 @@ TINY_NET = ["model.width=0.125", "optim.batch_size=32", "run.tta=false"]
 def tiny_config(data_dir: Path, out_dir: Path, *overrides: str):
     return load_config(
         None,
-        [f"data.data_dir={data_dir}", f"run.out_dir={out_dir}", "data.val_size=20", *TINY_NET,
-         *overrides],
+        [
+            f"data.data_dir={data_dir}",
+            f"run.out_dir={out_dir}",
+            "data.val_size=20",
+            *TINY_NET,
+            *overrides,
+        ],
     )
 
 
@@ -41,8 +46,14 @@ def random_label_dir(tmp_path_factory) -> Path:
 
 def test_tiny_net_memorizes_256_images_through_the_real_train_path(random_label_dir, tmp_path):
     config = tiny_config(
-        random_label_dir, tmp_path, "data.augment=[]", "optim.epochs=15", "optim.lr=0.05",
-        "optim.label_smoothing=0", "model.width=0.25", "model.weight_decay=0",
+        random_label_dir,
+        tmp_path,
+        "data.augment=[]",
+        "optim.epochs=15",
+        "optim.lr=0.05",
+        "optim.label_smoothing=0",
+        "model.width=0.25",
+        "model.weight_decay=0",
         "optim.schedule=constant",
     )
     result = train(config, quiet=True)
@@ -56,11 +67,24 @@ def test_run_directory_is_complete(tiny_cifar_dir, tmp_path):
     assert {"config.toml", "metrics.jsonl", "summary.json", "model.keras", "curves.png"} <= names
     lines = read_metrics(result.run_dir)
     assert [line["epoch"] for line in lines] == [1, 2]
-    assert set(lines[0]) >= {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy",
-                             "seconds"}
+    assert set(lines[0]) >= {
+        "epoch",
+        "lr",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    }
     summary = json.loads((result.run_dir / "summary.json").read_text())
-    for key in ("test_accuracy", "best_val_accuracy", "wall_seconds", "images_per_second",
-                "backend", "versions"):
+    for key in (
+        "test_accuracy",
+        "best_val_accuracy",
+        "wall_seconds",
+        "images_per_second",
+        "backend",
+        "versions",
+    ):
         assert summary[key] is not None, key
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert summary["backend"] == keras.backend.backend()
@@ -106,3 +130,15 @@ def test_fit_arrays_trains_and_predicts_probabilities(tiny_cifar):
     assert probs.shape == (len(tiny_cifar.x_test), 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert (probs.argmax(1) == tiny_cifar.y_test).mean() > 0.5
+
+
+def test_tta_views_are_the_image_its_mirror_and_one_pixel_shifts():
+    from cnn_doctor.train import tta_views
+
+    x = np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)
+    views = tta_views(x)
+    assert len(views) == 6
+    np.testing.assert_array_equal(views[0], x)
+    np.testing.assert_array_equal(views[3], x[:, :, ::-1])
+    np.testing.assert_array_equal(views[1][:, 1:, 1:], x[:, :-1, :-1])  # shifted down-right
+    np.testing.assert_array_equal(views[2][:, :-1, :-1], x[:, 1:, 1:])

@@ -15,17 +15,37 @@ runner = CliRunner()
 def test_train_on_a_small_subset_writes_a_complete_run_directory(tiny_cifar_dir, tmp_path):
     result = runner.invoke(
         app,
-        ["train", "--data-dir", str(tiny_cifar_dir), "--quiet",
-         "--set", f"run.out_dir={tmp_path}", "--set", "data.val_size=20",
-         "--set", "data.subset=100", "--set", "optim.epochs=2", "--set", "model.width=0.125",
-         "--set", "optim.batch_size=25"],
+        [
+            "train",
+            "--data-dir",
+            str(tiny_cifar_dir),
+            "--quiet",
+            "--set",
+            f"run.out_dir={tmp_path}",
+            "--set",
+            "data.val_size=20",
+            "--set",
+            "data.subset=100",
+            "--set",
+            "optim.epochs=2",
+            "--set",
+            "model.width=0.125",
+            "--set",
+            "optim.batch_size=25",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output
     (run_dir,) = tmp_path.iterdir()
     names = {p.name for p in run_dir.iterdir()}
-    assert {"config.toml", "metrics.jsonl", "summary.json", "model.keras", "curves.png",
-            "report.html"} <= names
+    assert {
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "model.keras",
+        "curves.png",
+        "report.html",
+    } <= names
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2
     assert "data_dir" in (run_dir / "config.toml").read_text()
     assert json.loads((run_dir / "summary.json").read_text())["test_accuracy"] is not None
@@ -40,8 +60,8 @@ def test_bad_override_is_one_line_not_a_traceback(tmp_path):
 
 def test_missing_data_dir_says_where_to_put_the_files(tmp_path):
     result = runner.invoke(
-        app, ["train", "--data-dir", str(tmp_path / "nowhere"), "--set", "run.out_dir=" +
-              str(tmp_path)],
+        app,
+        ["train", "--data-dir", str(tmp_path / "nowhere"), "--set", "run.out_dir=" + str(tmp_path)],
     )
     assert result.exit_code == 2
     assert "cifar-10-batches-bin" in result.output

@@ -204,6 +204,7 @@ def unnormalized() -> Trace:
 def nonfinite_inputs() -> Trace:
     t = healthy_trace()
     t.inputs.finite = False
+    t.inputs.nonfinite_fraction = 0.001
     return t
 
 
@@ -283,7 +284,7 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
     "exploding": (exploding, "exploding_gradients", frozenset()),
     "dead_relu": (dead_relu, "dead_relu", frozenset()),
     "saturated": (saturated, "saturated_activations", frozenset()),
-    "lr_too_high": (lr_too_high, "lr_too_high", frozenset()),
+    "lr_too_high": (lr_too_high, "lr_too_high", frozenset({"underfitting"})),
     "lr_too_low": (lr_too_low, "lr_too_low", frozenset({"underfitting"})),
     "diverged": (diverged, "diverged", frozenset()),
     "overfitting": (overfitting, "overfitting", frozenset()),

@@ -54,16 +54,28 @@ def fake_train(config: Config, *, callbacks=(), quiet: bool = True, **_: Any) ->
         if delay:
             time.sleep(delay / config.optim.epochs)
         val = final * (epoch + 1) / config.optim.epochs
-        record = {"epoch": epoch + 1, "lr": config.optim.lr, "loss": 2.0 - val, "accuracy": val,
-                  "val_loss": 2.1 - val, "val_accuracy": val, "seconds": 0.01}
+        record = {
+            "epoch": epoch + 1,
+            "lr": config.optim.lr,
+            "loss": 2.0 - val,
+            "accuracy": val,
+            "val_loss": 2.1 - val,
+            "val_accuracy": val,
+            "seconds": 0.01,
+        }
         history.append(record)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
         for callback in callbacks:
             callback.on_epoch_end(epoch, {"val_accuracy": val, "loss": 2.0 - val})
-    summary = {"test_accuracy": final - 0.01, "best_val_accuracy": final,
-               "final_val_accuracy": final, "epochs": config.optim.epochs, "wall_seconds": 0.1,
-               "images_per_second": 1000.0}
+    summary = {
+        "test_accuracy": final - 0.01,
+        "best_val_accuracy": final,
+        "final_val_accuracy": final,
+        "epochs": config.optim.epochs,
+        "wall_seconds": 0.1,
+        "images_per_second": 1000.0,
+    }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     return FakeResult(run_dir, summary, history)
 

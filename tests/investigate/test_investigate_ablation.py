@@ -82,8 +82,11 @@ def test_depth_is_left_out_when_the_reference_is_unknown() -> None:
 def test_resnet_depth_moves_in_steps_of_six() -> None:
     base = Config()
     base.model.arch = "resnet"
-    depths = [v.overrides["model.depth"] for v in ablation_variants(base, "full", depth=20)
-              if v.factor == "depth"]
+    depths = [
+        v.overrides["model.depth"]
+        for v in ablation_variants(base, "full", depth=20)
+        if v.factor == "depth"
+    ]
     assert depths == [14, 26]
 
 
@@ -113,8 +116,13 @@ def _results(effects: dict[str, float], noise: float = 0.002, seeds: int = 2) ->
     for name, effect in {BASELINE: 0.0, **effects}.items():
         for seed in range(seeds):
             out.append(
-                {"variant": name, "area": "data", "factor": name, "change": "x",
-                 "value": 0.7 + effect + (noise if seed % 2 else -noise)}
+                {
+                    "variant": name,
+                    "area": "data",
+                    "factor": name,
+                    "change": "x",
+                    "value": 0.7 + effect + (noise if seed % 2 else -noise),
+                }
             )
     return out
 

@@ -40,7 +40,12 @@ def _ablation(
 
 def _worker(url: str, name: str, tmp_path: Path, fn=fake_train, **kw) -> st.WorkerSpec:
     return st.WorkerSpec(
-        url, name, str(tmp_path / name), run_trial_fn=fn, poll_seconds=0.2, gc_after_trial=False,
+        url,
+        name,
+        str(tmp_path / name),
+        run_trial_fn=fn,
+        poll_seconds=0.2,
+        gc_after_trial=False,
         **kw,
     )
 
@@ -117,7 +122,8 @@ def test_trial_of_a_killed_worker_is_retried_after_its_heartbeat_stops(
     beat = {"heartbeat_interval": 1, "grace_period": 1}
     study, _spec, plan = _ablation(tiny_base, sqlite_url, n=3, **beat)
     storage = st.open_storage(sqlite_url, **beat)
-    dead = study.ask()  # claimed by a "worker" that then dies: RUNNING forever
+    with pytest.warns(UserWarning, match="Heartbeat"):  # ask() outside optimize(): on purpose
+        dead = study.ask()  # claimed by a "worker" that then dies: RUNNING forever
     storage.record_heartbeat(dead._trial_id)
     time.sleep(2.2)
     st.run_worker(_worker(sqlite_url, "abl", tmp_path, **beat))
@@ -146,8 +152,9 @@ def test_surplus_trial_without_a_queued_run_is_pruned_and_not_counted(
 
 
 def _sweep(base: Config, url: str, n_trials: int, pruner: str = "median") -> st.StudySpec:
-    spec = st.StudySpec(kind=st.SWEEP, base=base.to_dict(), space=LR_SPACE, n_trials=n_trials,
-                        pruner=pruner, seed=0)
+    spec = st.StudySpec(
+        kind=st.SWEEP, base=base.to_dict(), space=LR_SPACE, n_trials=n_trials, pruner=pruner, seed=0
+    )
     st.create_study(st.open_storage(url), "sw", spec)
     return spec
 
@@ -175,8 +182,9 @@ def test_pruning_callback_stops_a_lagging_trial_after_saving_its_epoch(
     tiny_base: Config, tmp_path: Path
 ) -> None:
     spec = st.StudySpec(kind=st.SWEEP, base=tiny_base.to_dict(), space=LR_SPACE, n_trials=1)
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.ThresholdPruner(lower=0.99))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.99)
+    )
     study.optimize(st.make_objective(spec, tmp_path, fake_train), n_trials=1)
     (trial,) = study.get_trials()
     assert trial.state == TrialState.PRUNED

@@ -41,8 +41,11 @@ StorageOption = Annotated[
 ]
 StudyNameOption = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--study-name", help="Study name (default: derived from the inputs, so a rerun "
-                 "of the same command resumes it)."),
+    typer.Option(
+        "--study-name",
+        help="Study name (default: derived from the inputs, so a rerun "
+        "of the same command resumes it).",
+    ),
 ]
 WorkersOption = Annotated[
     int, typer.Option("--workers", "-w", min=1, help="Local worker processes (cores are split).")
@@ -58,14 +61,21 @@ OutOption = Annotated[
 
 @contextlib.contextmanager
 def _investigate_errors() -> Iterator[None]:
-    """``user_errors`` plus the study layer's user-facing errors, each as one line."""
+    """``user_errors`` plus the study layer's errors, each as one line.
+
+    Messages are escaped: they quote TOML tables like ``[optim.lr]``, which Rich would otherwise
+    swallow as markup.
+    """
+    from rich.markup import escape
+
+    from cnn_doctor.config import ConfigError
     from cnn_doctor.investigate.study import StudyError
 
     with user_errors():
         try:
             yield
-        except StudyError as error:
-            fail(str(error))
+        except (StudyError, ConfigError) as error:
+            fail(escape(str(error)))
 
 
 def _load(config: str | None, overrides: list[str] | None, data_dir: Path | None) -> Config:
@@ -112,7 +122,7 @@ def lr_find_cmd(
         fail(f"--method {method!r} is not valid; choose one of: {', '.join(METHODS)}")
     if not (0 < start_lr < end_lr):
         fail(f"--start-lr ({start_lr}) must be > 0 and below --end-lr ({end_lr})")
-    with user_errors():
+    with _investigate_errors():
         cfg = _load(config, set_, data_dir)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -122,8 +132,12 @@ def lr_find_cmd(
         folder = Path(out or cfg.run.out_dir) / f"{stamp}-lr-find"
         started = time.perf_counter()
         with Progress(
-            "[bold]LR range test", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
+            "[bold]LR range test",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task("lr", total=steps)
 
@@ -200,15 +214,21 @@ def _drive(
     study_spec = st.load_spec(study)
     initial = st.work_state(study, study_spec)
     with Progress(
-        f"[bold]{label}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"), console=console,
+        f"[bold]{label}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
     ) as progress:
-        task = progress.add_task(label, total=initial.target, completed=initial.finished,
-                                 status=_progress_line(initial))
+        task = progress.add_task(
+            label, total=initial.target, completed=initial.finished, status=_progress_line(initial)
+        )
 
         def show(state: st.WorkState) -> None:
-            progress.update(task, total=state.target, completed=state.finished,
-                            status=_progress_line(state))
+            progress.update(
+                task, total=state.target, completed=state.finished, status=_progress_line(state)
+            )
 
         try:
             if workers == 1:
@@ -256,8 +276,14 @@ def _launch(
     state = st.work_state(study, spec)
     st.write_study_file(
         study_dir,
-        {"study_name": name, "storage": st.redact(url), "kind": kind,
-         "base": base_name, "budget": spec.budget, "n_trials": spec.n_trials},
+        {
+            "study_name": name,
+            "storage": st.redact(url),
+            "kind": kind,
+            "base": base_name,
+            "budget": spec.budget,
+            "n_trials": spec.n_trials,
+        },
     )
     if state.finished:
         console.print(
@@ -351,12 +377,24 @@ def ablate(
                 kind=st.ABLATION, base=_portable_base(budgeted), pruner="none", budget=chosen.name
             )
             url, name, study_dir = _launch(
-                kind="ablation", spec=spec, base_name=base or "default", cfg=cfg, storage=storage,
-                study_name=study_name, out=out, plan_attrs=[p.to_attrs() for p in plan],
+                kind="ablation",
+                spec=spec,
+                base_name=base or "default",
+                cfg=cfg,
+                storage=storage,
+                study_name=study_name,
+                out=out,
+                plan_attrs=[p.to_attrs() for p in plan],
             )
             overrides = _local_overrides(cfg, data_dir)
-        state = _drive(storage_url=url, study_name=name, study_dir=study_dir, workers=workers,
-                       local_overrides=overrides, label="ablation")
+        state = _drive(
+            storage_url=url,
+            study_name=name,
+            study_dir=study_dir,
+            workers=workers,
+            local_overrides=overrides,
+            label="ablation",
+        )
         _finish_ablation(url, name, study_dir, state)
 
 
@@ -387,22 +425,27 @@ def _finish_ablation(url: str, name: str, study_dir: Path, state: WorkState) -> 
     except ValueError as error:
         fail(f"{error} ({_progress_line(state)})")
     files = write_ablation_outputs(study_dir, summary, results, f"Ablation {name}")
-    table = Table(title=f"ablation — baseline val acc {summary.baseline_mean:.4f} ± "
-                        f"{summary.baseline_spread:.4f}, seed noise sd {summary.noise_sd:.4f}")
+    table = Table(
+        title=f"ablation — baseline val acc {summary.baseline_mean:.4f} ± "
+        f"{summary.baseline_spread:.4f}, seed noise sd {summary.noise_sd:.4f}"
+    )
     for column in ("#", "area", "factor", "change", "val acc", "effect", "> noise?", "n"):
         table.add_column(column)
     for i, r in enumerate(summary.rows, start=1):
         table.add_row(
-            str(i), r.area, r.factor, r.change, f"{r.mean:.4f} ± {r.spread:.4f}",
-            f"{r.effect:+.4f} ± {r.stderr:.4f}", "[bold]yes[/]" if r.significant else "no",
+            str(i),
+            r.area,
+            r.factor,
+            r.change,
+            f"{r.mean:.4f} ± {r.spread:.4f}",
+            f"{r.effect:+.4f} ± {r.stderr:.4f}",
+            "[bold]yes[/]" if r.significant else "no",
             str(r.n),
         )
     console.print(table)
     if state.waiting or state.running:
         console.print(f"[yellow]partial[/]: {_progress_line(state)}")
-    console.print(
-        f"table: {files['markdown']}\nplot: {files['plot']}\nreport: {files['report']}"
-    )
+    console.print(f"table: {files['markdown']}\nplot: {files['plot']}\nreport: {files['report']}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -457,16 +500,32 @@ def sweep(
                 fail("a sweep maximises validation accuracy: data.val_size must be > 0")
             search = load_space(space)
             spec = st.StudySpec(
-                kind=st.SWEEP, base=_portable_base(cfg), space=search.to_dict(), n_trials=trials,
-                pruner=pruner, seed=seed,
+                kind=st.SWEEP,
+                base=_portable_base(cfg),
+                space=search.to_dict(),
+                n_trials=trials,
+                pruner=pruner,
+                seed=seed,
             )
             url, name, study_dir = _launch(
-                kind="sweep", spec=spec, base_name=base or "default", cfg=cfg, storage=storage,
-                study_name=study_name, out=out, plan_attrs=[],
+                kind="sweep",
+                spec=spec,
+                base_name=base or "default",
+                cfg=cfg,
+                storage=storage,
+                study_name=study_name,
+                out=out,
+                plan_attrs=[],
             )
             overrides = _local_overrides(cfg, data_dir)
-        state = _drive(storage_url=url, study_name=name, study_dir=study_dir, workers=workers,
-                       local_overrides=overrides, label=spec.kind)
+        state = _drive(
+            storage_url=url,
+            study_name=name,
+            study_dir=study_dir,
+            workers=workers,
+            local_overrides=overrides,
+            label=spec.kind,
+        )
         if spec.kind == st.ABLATION:
             _finish_ablation(url, name, study_dir, state)
         else:
@@ -488,7 +547,9 @@ def _finish_sweep(url: str, name: str, study_dir: Path, state: WorkState) -> Non
     for r in rows[:15]:
         value = r["value"] if r["value"] is not None else r["best_epoch_value"]
         table.add_row(
-            str(r["trial"]), r["state"], "–" if value is None else f"{value:.4f}",
+            str(r["trial"]),
+            r["state"],
+            "–" if value is None else f"{value:.4f}",
             *(_short(r["params"].get(k)) for k in keys),
         )
     console.print(table)
@@ -519,6 +580,8 @@ def compare(
     ] = None,
 ) -> None:
     """Side-by-side table (only the config keys that differ) and overlaid learning curves."""
+    from rich.markup import escape
+
     from cnn_doctor.investigate.compare import (
         FIGURES,
         compare_runs,
@@ -527,14 +590,18 @@ def compare(
         plot_comparison,
     )
 
-    with user_errors():
+    with _investigate_errors():
         comparison = compare_runs(run_dirs)
-        table = Table(title=f"{len(comparison.runs)} runs")
-        keys = ["run", *(k for k, _ in FIGURES), *comparison.differing_keys]
-        for header in ["run", *(label for _, label in FIGURES), *comparison.differing_keys]:
-            table.add_column(header)
-        for row in comparison.rows():
-            table.add_row(*(format_value(row[k]) for k in keys))
+        # One column per run, one row per figure / differing key: fits a terminal for ~5 runs
+        # however many keys differ.
+        rows = comparison.rows()
+        table = Table(title=f"{len(comparison.runs)} runs (config rows: only keys that differ)")
+        table.add_column("")
+        for i in range(1, len(rows) + 1):
+            table.add_column(f"#{i}", overflow="fold")
+        table.add_row("run", *(escape(str(row["run"])) for row in rows))
+        for key, label in [*FIGURES, *((k, k) for k in comparison.differing_keys)]:
+            table.add_row(label, *(escape(format_value(row[key])) for row in rows))
         console.print(table)
         png = plot_comparison(comparison, out)
         console.print(f"curves: {png}")

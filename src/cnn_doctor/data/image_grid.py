@@ -76,9 +76,13 @@ def _render(
     )
     draw = ImageDraw.Draw(canvas)
     if title:
-        draw.text((_CELL_GAP, 3), _fit_caption(draw, title, font, canvas.width - 20), fill=_TEXT,
-                  font=font)
-    for n, (images, texts) in enumerate(zip(cells, captions)):
+        draw.text(
+            (_CELL_GAP, 3),
+            _fit_caption(draw, title, font, canvas.width - 20),
+            fill=_TEXT,
+            font=font,
+        )
+    for n, (images, texts) in enumerate(zip(cells, captions, strict=True)):
         row, col = divmod(n, columns)
         x0 = _CELL_GAP + col * (tile_w + _CELL_GAP)
         y0 = top + _CELL_GAP + row * (tile_h + _CELL_GAP)
@@ -86,8 +90,12 @@ def _render(
             thumb = Image.fromarray(image).resize((w * scale, h * scale), Image.NEAREST)
             canvas.paste(thumb, (x0 + k * (w * scale + _PAIR_GAP), y0))
         for j, text in enumerate(texts):
-            draw.text((x0, y0 + h * scale + j * line + 1), _fit_caption(draw, text, font, tile_w),
-                      fill=_TEXT, font=font)
+            draw.text(
+                (x0, y0 + h * scale + j * line + 1),
+                _fit_caption(draw, text, font, tile_w),
+                fill=_TEXT,
+                font=font,
+            )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path, format="PNG", optimize=True)
@@ -120,8 +128,9 @@ def save_image_grid(
     if len(images) == 0:
         raise ValueError("no images to draw")
     texts = _normalise_captions(captions, len(images))
-    return _render([[im] for im in images], texts, Path(path), columns=columns, scale=scale,
-                   title=title)
+    return _render(
+        [[im] for im in images], texts, Path(path), columns=columns, scale=scale, title=title
+    )
 
 
 def save_pair_grid(
@@ -146,8 +155,14 @@ def save_pair_grid(
     if len(left) == 0:
         raise ValueError("no pairs to draw")
     texts = _normalise_captions(captions, len(left))
-    return _render([[a, b] for a, b in zip(left, right)], texts, Path(path), columns=columns,
-                   scale=scale, title=title)
+    return _render(
+        [[a, b] for a, b in zip(left, right, strict=True)],
+        texts,
+        Path(path),
+        columns=columns,
+        scale=scale,
+        title=title,
+    )
 
 
 def _normalise_captions(

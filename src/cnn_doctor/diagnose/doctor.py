@@ -23,7 +23,7 @@ import numpy as np
 from cnn_doctor.diagnose import signals as S
 from cnn_doctor.diagnose.detectors import Detector, Diagnosis, diagnose_trace
 from cnn_doctor.diagnose.findings import Finding
-from cnn_doctor.diagnose.grads import apply_update, probe_gradients
+from cnn_doctor.diagnose.grads import apply_update, preserved_global_rng, probe_gradients
 from cnn_doctor.diagnose.trace import Probe, Trace, WeightStat
 
 _ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
@@ -38,7 +38,11 @@ class Doctor(keras.callbacks.Callback):
             update-ratio, activation, input, output and initial-loss signals need it; without it
             only curves and weight movement are measured.
         probe_every: probe after every this many epochs (and always at train begin and end).
-        probe_size: at most this many probe examples are used (the first ones).
+        probe_size: at most this many probe examples are used (the first ones) for activation,
+            input and output statistics.
+        grad_size: gradients and the one-step update ratio use the first this-many probe
+            examples: about one training batch, so the probed step resembles a real one (and a
+            probe costs about two training steps).
         probe_every_steps: also probe every this many optimizer steps (opt-in; adds a per-batch
             hook, which disables Keras's asynchronous dispatch).
         per_batch: record the running loss after every batch (opt-in, same cost as above).
@@ -63,6 +67,7 @@ class Doctor(keras.callbacks.Callback):
         *,
         probe_every: int = 1,
         probe_size: int = 256,
+        grad_size: int = 128,
         probe_every_steps: int | None = None,
         per_batch: bool = False,
         context: dict[str, Any] | None = None,
@@ -73,6 +78,8 @@ class Doctor(keras.callbacks.Callback):
             raise ValueError(f"probe_every must be an integer >= 1 (epochs), got {probe_every!r}")
         if not isinstance(probe_size, int) or probe_size < 1:
             raise ValueError(f"probe_size must be an integer >= 1, got {probe_size!r}")
+        if not isinstance(grad_size, int) or grad_size < 1:
+            raise ValueError(f"grad_size must be an integer >= 1, got {grad_size!r}")
         if probe_every_steps is not None and (
             not isinstance(probe_every_steps, int) or probe_every_steps < 1
         ):
@@ -81,6 +88,7 @@ class Doctor(keras.callbacks.Callback):
             )
         self.probe_every = probe_every
         self.probe_size = probe_size
+        self.grad_size = grad_size
         self.probe_every_steps = probe_every_steps
         self.per_batch = bool(per_batch)
         self.user_context = dict(context or {})
@@ -149,32 +157,43 @@ class Doctor(keras.callbacks.Callback):
         self.trace.history.append(row)
         self.diagnosis = None
         if len(self.trace.history) % self.probe_every == 0:
-            self._probe()
+            self._probe_unless_done()
+
+    def _probe_unless_done(self) -> None:
+        """Probe now, unless a step-level probe already measured these very weights."""
+        last = self.trace.probes[-1] if self.trace.probes else None
+        if last is not None and last.step == self._iterations() and last.step > 0:
+            last.epoch = len(self.trace.history)
+            return
+        self._probe()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         last = self.trace.probes[-1] if self.trace.probes else None
         if self.trace.history and (last is None or last.epoch != len(self.trace.history)):
-            self._probe()
-        self._probe_model = None
+            self._probe_unless_done()
+        self._probe_model, self._act_specs, self._has_input_tap = None, [], False
         self.diagnose()
 
     def _on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._batches_seen += 1
         if self.per_batch and logs and "loss" in logs:
             self.trace.batch_losses.append(float(np.asarray(logs["loss"])))
-        if self.probe_every_steps:
-            step = self._iterations()
-            if step and step % self.probe_every_steps == 0:
-                if keras.backend.backend() == "jax":
-                    self.model.jax_state_sync()  # variables are purged mid-epoch on jax
-                self._probe()
+        if self.probe_every_steps and self._batches_seen % self.probe_every_steps == 0:
+            if keras.backend.backend() == "jax":
+                # mid-epoch, jax keeps the state outside the variables; write it back first
+                # (the trainer re-reads the variables after a callback synced them)
+                self.model.jax_state_sync()
+            self._probe()
 
     # --- probing ---------------------------------------------------------------------------
     def _reset_state(self) -> None:
         self._previous: list[np.ndarray] | None = None
+        self._previous_norms: list[float] = []
         self._probe_model: keras.Model | None = None
         self._act_specs: list[tuple[str, str]] = []
         self._has_input_tap = False
         self._warned: set[str] = set()
+        self._batches_seen = 0
 
     def _warn(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -225,20 +244,21 @@ class Doctor(keras.callbacks.Callback):
         probe = Probe(
             epoch=len(self.trace.history), step=self._iterations(), lr=self._learning_rate()
         )
-        probe.finite = all(bool(np.all(np.isfinite(w))) for w in current)
-        for v, w in zip(variables, current, strict=True):
+        norms = [S.norm(w) for w in current]
+        probe.finite = all(math.isfinite(n) for n in norms)
+        for i, (v, w) in enumerate(zip(variables, current, strict=True)):
             stat = WeightStat(
                 name=v.path,
                 layer=v.path.rsplit("/", 1)[0] if "/" in v.path else v.path,
                 shape=[int(d) for d in w.shape],
-                weight_norm=S.norm(w),
+                weight_norm=norms[i],
             )
-            if self._previous is not None:
-                prev = self._previous[len(probe.weights)]
+            if self._previous is not None and i < len(self._previous):
+                prev, prev_norm = self._previous[i], self._previous_norms[i]
                 delta = S.norm(w - prev) if prev.shape == w.shape else math.nan
-                stat.moved = delta / S.norm(prev) if S.norm(prev) > 0 else delta
+                stat.moved = delta / prev_norm if prev_norm > 0 else delta
             probe.weights.append(stat)
-        self._previous = current
+        self._previous, self._previous_norms = current, norms
         if self.probe_x is not None:
             self._probe_with_data(probe, variables, current)
         self.trace.probes.append(probe)
@@ -255,13 +275,18 @@ class Doctor(keras.callbacks.Callback):
                 keras.ops.convert_to_numpy(v.value) for v in model.non_trainable_variables
             ]
             optimizer = getattr(model, "optimizer", None)
+            if optimizer is not None and not optimizer.built:
+                # tensorflow builds it lazily in the first step; build it now so the slots the
+                # probe step creates already exist in the snapshot and are restored with it
+                optimizer.build(model.trainable_variables)
             opt_state = (
                 [keras.ops.convert_to_numpy(v.value) for v in optimizer.variables]
                 if optimizer is not None
                 else []
             )
             try:
-                result = probe_gradients(model, x, y)
+                with preserved_global_rng():
+                    result = probe_gradients(model, x[: self.grad_size], y[: self.grad_size])
                 loss = result.data_loss if result.data_loss is not None else result.loss
                 probe.loss = float(loss)
                 probe.finite = probe.finite and math.isfinite(probe.loss)

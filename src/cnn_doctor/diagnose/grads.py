@@ -8,6 +8,8 @@ forward pass updates BatchNorm's moving statistics and dropout's seed.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,12 +103,19 @@ def _jax(model: keras.Model, x: np.ndarray, y: np.ndarray) -> ProbeGradients:
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     metrics = [v.value for v in model.metrics_variables]
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_state = [v.value for v in optimizer.variables] if optimizer is not None else None
     grad_fn = jax.value_and_grad(model.compute_loss_and_updates, has_aux=True)
-    (loss, (y_pred, _non_trainable, _metrics)), grads = grad_fn(
-        trainable, non_trainable, metrics, x, y, None, training=True
+    (loss, aux), grads = grad_fn(
+        trainable, non_trainable, metrics, x, y, None, training=True,
+        optimizer_variables=optimizer_state,
     )
+    # aux ends with (y_pred, non_trainable_variables, metrics_variables); Keras 3.x versions
+    # differ in what precedes them (3.15 puts the unscaled loss first).
+    y_pred = aux[-3]
+    unscaled = aux[0] if len(aux) > 3 else loss
     return ProbeGradients(
-        float(loss), _data_loss(model, y, y_pred), list(grads), np.asarray(y_pred)
+        float(unscaled), _data_loss(model, y, y_pred), list(grads), np.asarray(y_pred)
     )
 
 
@@ -120,3 +129,27 @@ def apply_update(model: keras.Model, grads: list[Any]) -> None:
             optimizer.apply(grads, model.trainable_variables)
     else:
         optimizer.apply(grads, model.trainable_variables)
+
+
+@contextlib.contextmanager
+def preserved_global_rng() -> Iterator[None]:
+    """Restore the backend's global RNG after a probe.
+
+    Keras's torch backend draws unseeded dropout masks from torch's *global* generator (not from
+    the layer's SeedGenerator variable), so a training-mode probe pass would shift every later
+    dropout mask of the real run. TensorFlow and JAX draw from SeedGenerator state, which the
+    caller restores with the other variables.
+    """
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    state = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(state)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)

@@ -137,6 +137,7 @@ class InputStat:
     examples: int
     dtype: str = "float32"
     where: str = "model input"
+    nonfinite_fraction: float = 0.0  # share of values that are NaN/inf
 
 
 @dataclass

@@ -63,11 +63,23 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     # ~20 variants x 2 seeds = ~40 runs; each ~30-40 s on the 2-core CPU (measured in the report).
     "small": Budget(
-        "small", subset=5000, val_size=1000, epochs=4, seeds=2, tta=False, all_alternatives=False,
+        "small",
+        subset=5000,
+        val_size=1000,
+        epochs=4,
+        seeds=2,
+        tta=False,
+        all_alternatives=False,
         description="5000 images, 4 epochs, 2 seeds, one alternative per factor (<= 30 min CPU)",
     ),
     "full": Budget(
-        "full", subset=0, val_size=5000, epochs=None, seeds=3, tta=True, all_alternatives=True,
+        "full",
+        subset=0,
+        val_size=5000,
+        epochs=None,
+        seeds=3,
+        tta=True,
+        all_alternatives=True,
         description="all images, the base's epochs, 3 seeds, every alternative",
     ),
 }
@@ -161,13 +173,14 @@ def ablation_variants(
     widths = [0.5, 2.0] if full else [0.5]  # x0.5 first: cheaper, and still shows sensitivity
     for mult in widths:
         out.append(
-            _variant(arch, "width", "model.width", m.width, round(m.width * mult, 6),
-                     tag=f"x{mult:g}")
+            _variant(
+                arch, "width", "model.width", m.width, round(m.width * mult, 6), tag=f"x{mult:g}"
+            )
         )
     ref = m.depth or (depth if depth is not None else reference_depth(m.arch))
     if ref:
         step = _DEPTH_STEP.get(m.arch, 1)
-        for new in ([ref - step, ref + step] if full else [ref - step]):
+        for new in [ref - step, ref + step] if full else [ref - step]:
             if new >= 1:
                 out.append(_variant(arch, "depth", "model.depth", ref, new))
     activations = ["relu", "elu", "tanh"] if full else ["relu"]
@@ -175,7 +188,7 @@ def ablation_variants(
     for act in activations:
         out.append(_variant(arch, "activation", "model.activation", m.activation, act))
     out.append(_variant(arch, "batchnorm", "model.batchnorm", m.batchnorm, not m.batchnorm))
-    for rate in ([0.0] if m.dropout > 0 else ([0.2, 0.5] if full else [0.2])):
+    for rate in [0.0] if m.dropout > 0 else ([0.2, 0.5] if full else [0.2]):
         out.append(_variant(arch, "dropout", "model.dropout", m.dropout, rate))
     decays = ([0.0, m.weight_decay * 10] if full else [0.0]) if m.weight_decay > 0 else [5e-4]
     for wd in decays:
@@ -208,8 +221,14 @@ def ablation_variants(
         on = aug in d.augment
         new_list = [a for a in d.augment if a != aug] if on else [*d.augment, aug]
         out.append(
-            _variant("data", f"augment:{aug}", "data.augment", d.augment, new_list,
-                     tag="off" if on else "on")
+            _variant(
+                "data",
+                f"augment:{aug}",
+                "data.augment",
+                d.augment,
+                new_list,
+                tag="off" if on else "on",
+            )
         )
     smoothing = 0.0 if o.label_smoothing > 0 else 0.1
     out.append(
@@ -236,9 +255,7 @@ def ablation_plan(
     """
     budget = get_budget(budget) if isinstance(budget, str) else budget
     variants = ablation_variants(base, budget, depth=depth)
-    return [
-        PlannedRun(v, base.run.seed + i) for i in range(budget.seeds) for v in variants
-    ]
+    return [PlannedRun(v, base.run.seed + i) for i in range(budget.seeds) for v in variants]
 
 
 def variant_config(base: Config, overrides: Mapping[str, Any], seed: int) -> Config:

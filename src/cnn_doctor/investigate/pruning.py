@@ -17,7 +17,8 @@ import optuna
 class OptunaPruning(keras.callbacks.Callback):
     """Reports ``monitor`` to an Optuna trial after every epoch and prunes when told to.
 
-    Epochs are reported 1-based (as in ``metrics.jsonl``). Raising ``optuna.TrialPruned`` from
+    Epochs are reported 1-based (as in ``metrics.jsonl``); the last epoch is reported but never
+    pruned (the run is complete by then). Raising ``optuna.TrialPruned`` from
     ``on_epoch_end`` is safe: the trainer's own recorder runs earlier in the callback list, so the
     epoch is already saved when the trial stops, and ``train`` lets the exception through.
 
@@ -51,5 +52,7 @@ class OptunaPruning(keras.callbacks.Callback):
         value = float(value)
         step = epoch + 1
         self.trial.report(value, step=step)
+        if step >= (self.params or {}).get("epochs", math.inf):
+            return  # the run is complete: pruning now would only lose its test figure
         if not math.isfinite(value) or self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {step}: {self.monitor}={value:.4f}")

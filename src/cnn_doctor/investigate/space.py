@@ -174,7 +174,7 @@ def _parse_param(section: str, key: str, spec: Any, origin: str) -> Param:
         for choice in choices:
             if is_list and not isinstance(choice, list):
                 raise SpaceError(
-                    f"{where}: {dotted} is a list, so each choice must be a list, e.g. [\"crop\"]"
+                    f'{where}: {dotted} is a list, so each choice must be a list, e.g. ["crop"]'
                 )
             _check_value(dotted, choice, where)
         frozen = tuple(tuple(c) if is_list else c for c in choices)

@@ -168,15 +168,10 @@ def open_storage(
             f"storage {url!r} is not a database URL; use e.g. sqlite:///study.db or "
             "postgresql://user:password@host:5432/dbname"
         )
+    url = _with_postgres_driver(url)
     scheme = url.split("://", 1)[0].lower()
     engine_kwargs: dict[str, Any] = {}
     if scheme.startswith("postgresql"):
-        try:
-            import psycopg2  # noqa: F401
-        except ImportError:
-            raise StudyError(
-                "a PostgreSQL storage needs the psycopg2 driver: pip install 'cnn-doctor[postgres]'"
-            ) from None
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     elif scheme.startswith("sqlite"):
         # Local workers share the file; wait for the write lock instead of failing at once.
@@ -196,6 +191,25 @@ def open_storage(
     if scheme.startswith("sqlite"):
         _serialize_sqlite(storage.engine)
     return storage
+
+
+def _with_postgres_driver(url: str) -> str:
+    """Name an installed driver in a bare ``postgresql://`` (or ``postgres://``) URL.
+
+    SQLAlchemy 2.1 maps a bare URL to psycopg 3, 2.0 to psycopg2; our extra installs psycopg2.
+    Pick whichever is importable so the URL a user copies from their database just works.
+    """
+    import importlib.util
+
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() not in ("postgresql", "postgres"):
+        return url
+    for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    raise StudyError(
+        "a PostgreSQL storage needs a driver: pip install 'cnn-doctor[postgres]' (psycopg2)"
+    )
 
 
 def _serialize_sqlite(engine: Any) -> None:
@@ -488,8 +502,14 @@ def make_objective(
             raise
         trial.set_user_attr("run_dir", str(getattr(result, "run_dir", "")))
         summary = getattr(result, "summary", None) or {}
-        keep = ("test_accuracy", "best_val_accuracy", "final_val_accuracy", "wall_seconds",
-                "images_per_second", "epochs")
+        keep = (
+            "test_accuracy",
+            "best_val_accuracy",
+            "final_val_accuracy",
+            "wall_seconds",
+            "images_per_second",
+            "epochs",
+        )
         trial.set_user_attr("summary", {k: summary.get(k) for k in keep if k in summary})
         return _value_of(result)
 

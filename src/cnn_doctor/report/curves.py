@@ -20,8 +20,14 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path, title: str = "") 
         for prefix, style in (("", "-"), ("val_", "--")):
             values = [h.get(prefix + key) for h in history]
             if any(v is not None for v in values):
-                ax.plot(epochs, [float("nan") if v is None else v for v in values], style,
-                        marker="o", markersize=3, label=f"{'val' if prefix else 'train'} {key}")
+                ax.plot(
+                    epochs,
+                    [float("nan") if v is None else v for v in values],
+                    style,
+                    marker="o",
+                    markersize=3,
+                    label=f"{'val' if prefix else 'train'} {key}",
+                )
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)

@@ -55,8 +55,12 @@ def load_sections(run_dir: Path) -> list[ReportSection]:
     for file in sorted(folder.glob("*.json")):
         raw = json.loads(file.read_text())
         sections.append(
-            ReportSection(raw["title"], raw["body_html"], [Path(p) for p in raw["images"]],
-                          raw.get("order", 50))
+            ReportSection(
+                raw["title"],
+                raw["body_html"],
+                [Path(p) for p in raw["images"]],
+                raw.get("order", 50),
+            )
         )
     return sorted(sections, key=lambda s: s.order)
 

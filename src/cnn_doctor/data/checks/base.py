@@ -76,7 +76,9 @@ class DataCheckInput:
         self.x_train = _as_images(self.x_train, "x_train")
         self.y_train = np.asarray(self.y_train, dtype=np.int64).reshape(-1)
         if len(self.y_train) != len(self.x_train):
-            raise ValueError(f"y_train has {len(self.y_train)} labels for {len(self.x_train)} images")
+            raise ValueError(
+                f"y_train has {len(self.y_train)} labels for {len(self.x_train)} images"
+            )
         if self.x_test is not None:
             self.x_test = _as_images(self.x_test, "x_test")
             if self.y_test is not None:
@@ -120,7 +122,7 @@ class DataCheckInput:
     def global_items(self, global_rows: np.ndarray) -> list[tuple[str, int]]:
         is_test, rows = self.split_of(global_rows)
         out = []
-        for t, r in zip(is_test, rows):
+        for t, r in zip(is_test, rows, strict=True):
             split = "test" if t else "train"
             out.append((split, int(self.record_index(split, [r])[0])))
         return out
@@ -176,12 +178,13 @@ class IssueManager:
     """Base of every data check.
 
     Subclasses set ``name`` (the finding id they emit, and the registry key), ``description``
-    (one line for ``--help`` and the report), and implement ``find_issues``. ``missing`` returns
-    the reason the check cannot run on ``data``, or ``None``.
+    (one line for ``--help`` and the report), ``order``, and implement ``find_issues``.
+    ``missing`` returns the reason the check cannot run on ``data``, or ``None``.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    order: ClassVar[int] = 100  # run order: cheap checks first, the label search last
 
     def missing(self, data: DataCheckInput) -> str | None:
         return None
@@ -204,8 +207,8 @@ def register(cls: type[IssueManager]) -> type[IssueManager]:
 
 
 def available_checks() -> list[str]:
-    """Registered check names, in registration order (cheap checks first)."""
-    return list(DATA_CHECKS)
+    """Registered check names in run order (cheap checks first)."""
+    return sorted(DATA_CHECKS, key=lambda name: (DATA_CHECKS[name].order, name))
 
 
 def get_check(name: str, **thresholds: Any) -> IssueManager:

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
 from cnn_doctor.data.checks.base import DataCheckInput
 
@@ -55,26 +56,35 @@ def gray(x: np.ndarray) -> np.ndarray:
 
 def _chunk_stats(x: np.ndarray) -> dict[str, np.ndarray]:
     n = len(x)
-    flat = x.reshape(n, -1)
-    f = flat.astype(np.float32)
-    per_channel = x.reshape(n, -1, 3).astype(np.float32)
-    g = gray(x)
-    g = g - g.mean(axis=(1, 2), keepdims=True)
+    planes = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(
+        n, 3, -1
+    )  # contiguous per channel
+    flat = planes.reshape(n, -1)
+    f = planes.astype(np.float32)
+    mean_rgb = f.mean(axis=2)
+    centred = f - mean_rgb[:, :, None]
+    var_rgb = (centred * centred).mean(axis=2)
+    mean = mean_rgb.mean(axis=1)
+    # total variance = mean within-channel variance + variance of the channel means
+    std = np.sqrt(var_rgb.mean(axis=1) + ((mean_rgb - mean[:, None]) ** 2).mean(axis=1))
+    g = np.tensordot(GRAY_WEIGHTS, f, axes=([0], [1])).reshape(n, x.shape[1], x.shape[2])
+    g -= g.mean(axis=(1, 2), keepdims=True)
     var = (g * g).sum(axis=(1, 2))
     h = (g[:, :, 1:] * g[:, :, :-1]).sum(axis=(1, 2))
     v = (g[:, 1:, :] * g[:, :-1, :]).sum(axis=(1, 2))
-    corr = np.where(var > 1e-3, 0.5 * (h + v) / np.maximum(var, 1e-3), 1.0)  # flat image: smooth
+    corr = np.where(var > 1e-3, 0.5 * (h + v) / np.maximum(var, 1e-3), 1.0)  # flat: "smooth"
     gstd = np.sqrt(var / g[0].size)
-    grad = np.abs(np.diff(g, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(g, axis=2)).mean(axis=(1, 2))
-    rg = per_channel[..., 0] - per_channel[..., 1]
-    yb = 0.5 * (per_channel[..., 0] + per_channel[..., 1]) - per_channel[..., 2]
-    colourful = np.sqrt(rg.std(1) ** 2 + yb.std(1) ** 2) + 0.3 * np.sqrt(
-        rg.mean(1) ** 2 + yb.mean(1) ** 2
+    grad = np.abs(np.diff(g, axis=1)).mean(axis=(1, 2))
+    grad += np.abs(np.diff(g, axis=2)).mean(axis=(1, 2))
+    rg = f[:, 0] - f[:, 1]
+    yb = 0.5 * (f[:, 0] + f[:, 1]) - f[:, 2]
+    colourful = np.sqrt(rg.var(axis=1) + yb.var(axis=1)) + 0.3 * np.sqrt(
+        rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2
     )
     return {
-        "std": f.std(axis=1),
-        "mean_rgb": per_channel.mean(axis=1),
-        "std_rgb": per_channel.std(axis=1),
+        "std": std,
+        "mean_rgb": mean_rgb,
+        "std_rgb": np.sqrt(var_rgb),
         "dark_fraction": (flat <= DARK_LEVEL).mean(axis=1),
         "light_fraction": (flat >= LIGHT_LEVEL).mean(axis=1),
         "neighbour_corr": corr,
@@ -101,11 +111,17 @@ def stats_for(data: DataCheckInput) -> PixelStats:
             parts.append(pixel_stats(data.x_test))  # type: ignore[arg-type]
         if len(parts) == 1:
             return parts[0]
-        return PixelStats(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in PixelStats.__annotations__}
-        )
+        names = PixelStats.__annotations__
+        return PixelStats(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
     return data.memo("pixel_stats", compute)
+
+
+def channel_stats_for(data: DataCheckInput) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean/std (0–255) of the training images, exactly as the trainer fits them."""
+    from cnn_doctor.data.prepare import channel_stats
+
+    return data.memo("channel_stats", lambda: channel_stats(data.x_train))
 
 
 def record_hashes(x: np.ndarray) -> np.ndarray:
@@ -114,8 +130,9 @@ def record_hashes(x: np.ndarray) -> np.ndarray:
     Exact-duplicate detection compares digests, not pixels: 60,000 hashes take ~0.2 s and a sort.
     """
     flat = np.ascontiguousarray(x).reshape(len(x), -1)
-    return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat],
-                    dtype="S16")
+    return np.array(
+        [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat], dtype="S16"
+    )
 
 
 def hashes_for(data: DataCheckInput) -> np.ndarray:
@@ -132,9 +149,22 @@ def hashes_for(data: DataCheckInput) -> np.ndarray:
 FFT_BAND = 6  # keep spatial frequencies 0..5 cycles per image in each direction
 
 
-def _hann(size: int) -> np.ndarray:
-    w = np.hanning(size + 2)[1:-1].astype(np.float32)
-    return np.outer(w, w)
+def gray_table_for(data: DataCheckInput) -> np.ndarray:
+    """Grey images of train rows then test rows, float16 (n, h, w): 2 bytes a pixel, enough
+    precision (1/8 grey level) for correlation, and computed once for all pair comparisons."""
+
+    def compute() -> np.ndarray:
+        parts = [data.x_train] + ([data.x_test] if data.n_test else [])  # type: ignore[list-item]
+        out = np.empty((data.n_train + data.n_test, *data.x_train.shape[1:3]), dtype=np.float16)
+        offset = 0
+        for part in parts:
+            for s in range(0, len(part), CHUNK):
+                chunk = part[s : s + CHUNK]
+                out[offset : offset + len(chunk)] = gray(chunk)
+                offset += len(chunk)
+        return out
+
+    return data.memo("gray_table", compute)
 
 
 def spectrum_embedding(x: np.ndarray, band: int = FFT_BAND) -> np.ndarray:
@@ -148,13 +178,21 @@ def spectrum_embedding(x: np.ndarray, band: int = FFT_BAND) -> np.ndarray:
     brightness ×0.7–1.3 ±30, and all combined) had their original as nearest or second-nearest
     neighbour among 60,000 images, where an 8×8 thumbnail missed 3% of shifted copies at rank 5.
     """
-    n, h, w = x.shape[0], x.shape[1], x.shape[2]
-    window = _hann(h) if h == w else np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1])
+    return spectrum_from_gray(x, band, is_gray=False)
+
+
+def spectrum_from_gray(
+    g_all: np.ndarray, band: int = FFT_BAND, *, is_gray: bool = True
+) -> np.ndarray:
+    """``spectrum_embedding`` of grey images (n, h, w) (or of uint8 NHWC with ``is_gray=False``)."""
+    n, h, w = g_all.shape[0], g_all.shape[1], g_all.shape[2]
+    window = np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1]).astype(np.float32)
     out = np.empty((n, band * (2 * band - 1)), dtype=np.float32)
     for s in range(0, n, CHUNK):
-        g = gray(x[s : s + CHUNK])
+        chunk = g_all[s : s + CHUNK]
+        g = chunk.astype(np.float32) if is_gray else gray(chunk)
         g -= g.mean(axis=(1, 2), keepdims=True)
-        spec = np.abs(np.fft.rfft2(g * window))
+        spec = np.abs(sfft.rfft2(g * window, workers=-1))
         low = np.concatenate([spec[:, :band, :band], spec[:, -(band - 1) :, :band]], axis=1)
         f = np.log1p(low).reshape(len(g), -1)
         f -= f.mean(axis=1, keepdims=True)

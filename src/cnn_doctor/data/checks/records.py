@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_doctor.data.cifar10 import BINARY_DIRNAME as LAYOUT_DIR
+from cnn_doctor.data.cifar10 import META_FILE, RECORD_BYTES, TEST_FILE, TRAIN_FILES
 from cnn_doctor.data.errors import DataError
 
-RECORD_BYTES = 1 + 3 * 32 * 32  # one label byte, then 1024 R, 1024 G, 1024 B bytes
-TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
-TEST_FILES = ("test_batch.bin",)
-META_FILE = "batches.meta.txt"
-LAYOUT_DIR = "cifar-10-batches-bin"
+TEST_FILES = (TEST_FILE,)
 
 
 @dataclass(frozen=True)
@@ -91,14 +89,18 @@ def read_split_tolerant(
         for pos in np.flatnonzero(~ok):
             bad.append(
                 UnreadableRecord(
-                    split, offset + int(pos), name,
+                    split,
+                    offset + int(pos),
+                    name,
                     f"label byte {int(labels[pos])} is not a class index (0–{num_classes - 1})",
                 )
             )
         if tail:
             bad.append(
                 UnreadableRecord(
-                    split, offset + whole, name,
+                    split,
+                    offset + whole,
+                    name,
                     f"truncated record: {tail} of {RECORD_BYTES} bytes at the end of the file",
                 )
             )

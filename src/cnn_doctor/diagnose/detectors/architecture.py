@@ -243,8 +243,9 @@ class ExplodingGradients(Detector):
 class DeadReLU(Detector):
     """ReLU units that output 0 for every probe example pass no gradient and never recover.
 
-    A layer is dying when more than 50% of its units are dead (TheDeepChecker); when 70% of all
-    ReLU units are (DeepDiagnosis's bar), or one whole layer is, the network is broken: critical.
+    A layer is dying when more than 50% of its units are dead (TheDeepChecker): ``info`` while the
+    network as a whole keeps most units; ``warning`` once half of all ReLU units are dead; when 70%
+    are (DeepDiagnosis's bar), or one whole layer is, the network is broken: ``critical``.
     """
 
     id = "dead_relu"
@@ -257,10 +258,14 @@ class DeadReLU(Detector):
         self,
         *,
         layer_fraction: float = T.DEAD_LAYER_FRACTION,
+        network_fraction: float = T.DEAD_NETWORK_FRACTION,
         critical_fraction: float = T.DEAD_CRITICAL_FRACTION,
     ) -> None:
         self.layer_fraction = fraction("layer_fraction", layer_fraction)
+        self.network_fraction = fraction("network_fraction", network_fraction)
         self.critical_fraction = fraction("critical_fraction", critical_fraction)
+        ordered("network_fraction", self.network_fraction, "critical_fraction",
+                self.critical_fraction + 1e-12)
 
     def check(self, trace: Trace) -> list[Finding]:
         probe = _last_with(trace, "activations")
@@ -275,8 +280,13 @@ class DeadReLU(Detector):
         units = sum(a.units for a in relu)
         overall = sum(a.dead_fraction * a.units for a in relu) / max(units, 1)
         fully = [a.layer for a in relu if a.dead_fraction >= 1.0]
-        critical = overall >= self.critical_fraction or bool(fully)
         worst = max(dying.values())
+        if overall >= self.critical_fraction or fully:
+            severity = "critical"  # most of the network, or a whole layer, passes nothing
+        elif overall >= self.network_fraction:
+            severity = "warning"
+        else:
+            severity = "info"  # one layer thinned out; the network as a whole still learns
         summary = (
             f"{len(dying)} of {len(relu)} ReLU layers are dying (worst {worst:.0%} of units "
             f"output 0 for every probe image; {overall:.0%} of all ReLU units dead)."
@@ -289,6 +299,7 @@ class DeadReLU(Detector):
             "probe_epoch": probe.epoch,
             "thresholds": {
                 "layer_fraction": self.layer_fraction,
+                "network_fraction": self.network_fraction,
                 "critical_fraction": self.critical_fraction,
                 "source": "TheDeepChecker (TOSEM'22) >50% of units; DeepDiagnosis (ICSE'22) >=70%",
             },
@@ -311,7 +322,6 @@ class DeadReLU(Detector):
                     "large steps push ReLU biases negative, killing units for good",
                 )
             )
-        severity = "critical" if critical else "warning"
         return [self.finding(severity, 0.6 + 0.35 * worst, summary, evidence, fixes)]
 
 

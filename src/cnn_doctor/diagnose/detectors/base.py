@@ -57,6 +57,9 @@ class Detector:
     requires_any: ClassVar[tuple[str, ...]] = ()
     consequence_of: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self) -> None:
+        """Detectors without thresholds take no arguments; the others take keyword-only ones."""
+
     def check(self, trace: Trace) -> list[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 

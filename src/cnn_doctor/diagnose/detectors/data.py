@@ -38,8 +38,16 @@ class NonfiniteInputs(Detector):
     def check(self, trace: Trace) -> list[Finding]:
         if trace.inputs is None or trace.inputs.finite:
             return []
-        summary = f"The input images contain NaN/inf values ({trace.inputs.where})."
-        evidence = {"where": trace.inputs.where, "examples": trace.inputs.examples}
+        share = trace.inputs.nonfinite_fraction
+        summary = (
+            f"{share:.2%} of the probe's input values are NaN/inf ({trace.inputs.where}, "
+            f"{trace.inputs.examples} images)."
+        )
+        evidence = {
+            "where": trace.inputs.where,
+            "examples": trace.inputs.examples,
+            "nonfinite_fraction": share,
+        }
         fixes = [
             Fix(
                 "find and drop or impute the NaN/inf images",

@@ -62,10 +62,9 @@ def step_ratios(trace: Trace, *, bound: str) -> tuple[list[float], str]:
     Uses the one-step ratio measured on the probe batch when the trace has it; otherwise the
     displacement bound named by ``bound`` ("lower" or "upper").
     """
-    measured = [_median_step_ratio(p) for p in trace.probes if p.finite]
-    measured = [m for m in measured if m is not None]
-    if measured:
-        return measured, "one optimizer step on the probe batch"
+    if any(w.step_ratio is not None for p in trace.probes for w in p.weights):
+        measured = [_median_step_ratio(p) for p in trace.probes if p.finite]
+        return [m for m in measured if m is not None], "one optimizer step on the probe batch"
     exponent = 1.0 if bound == "lower" else 0.5
     derived = [
         _displacement_ratio(trace, p, i, exponent) for i, p in enumerate(trace.probes) if p.finite

@@ -1,0 +1,198 @@
+"""Tier 1: every detector finds its planted fault, stays silent on a healthy run, and ranks the
+root cause above the symptoms it explains. Pure traces, no keras: milliseconds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from diagnose_traces import FAULTS, fault, healthy_trace, no_batch_norm_small_batch
+
+from cnn_doctor.diagnose import DETECTORS, diagnose_trace
+from cnn_doctor.diagnose.detectors import get_detector
+from cnn_doctor.diagnose.trace import Trace
+
+
+def test_every_registered_detector_has_a_planted_fault():
+    planted = {expected for _, expected, _ in FAULTS.values()}
+    assert planted == set(DETECTORS)
+
+
+def test_the_issue_lists_ids_are_all_registered():
+    required = {
+        "vanishing_gradients", "exploding_gradients", "dead_relu", "saturated_activations",
+        "lr_too_high", "lr_too_low", "diverged", "overfitting", "underfitting",
+        "unnormalized_inputs", "missing_augmentation", "double_softmax", "bad_initial_loss",
+        "prediction_collapse", "label_noise", "frozen_layers", "batch_size_extreme",
+    }
+    assert required <= set(DETECTORS)
+
+
+def test_healthy_run_has_no_findings_and_nothing_skipped():
+    diagnosis = diagnose_trace(healthy_trace())
+    assert diagnosis.findings == []
+    assert diagnosis.skipped == {}
+
+
+def test_small_batch_without_batchnorm_is_not_a_problem():
+    assert diagnose_trace(no_batch_norm_small_batch()).findings == []
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_planted_fault_is_found_first_and_only_with_its_consequences(name):
+    _, expected, allowed = FAULTS[name]
+    diagnosis = diagnose_trace(fault(name))
+    ids = diagnosis.ids()
+    assert expected in ids, f"{name}: expected {expected}, got {ids}"
+    assert ids[0] == expected, f"{name}: {expected} should rank first, got {ids}"
+    assert set(ids) <= {expected} | allowed, f"{name}: unexpected findings {ids}"
+
+
+def test_symptoms_rank_below_their_root_cause():
+    trace = fault("vanishing")
+    for row in trace.history:  # make it also look like a plateau
+        row["loss"] = 2.2
+    diagnosis = diagnose_trace(trace)
+    assert diagnosis.ids()[0] == "vanishing_gradients"
+    under = next(f for f in diagnosis.findings if f.id == "underfitting")
+    assert under.evidence["likely_consequence_of"] == ["vanishing_gradients"]
+    assert under.severity != "critical"
+
+
+def test_missing_signals_are_skipped_with_a_reason():
+    diagnosis = diagnose_trace(Trace(history=[{"loss": 2.0}, {"loss": 1.9}]))
+    assert "vanishing_gradients" in diagnosis.skipped
+    assert "probe_data" in diagnosis.skipped["vanishing_gradients"]
+    assert "validation_data" in diagnosis.skipped["overfitting"]
+    assert "diverged" not in diagnosis.skipped  # loss alone is enough to see NaN
+
+
+def test_missing_augmentation_needs_to_know_the_augmentation():
+    trace = fault("missing_augmentation")
+    del trace.context["augment"]
+    diagnosis = diagnose_trace(trace)
+    assert "missing_augmentation" in diagnosis.skipped
+    assert diagnosis.ids() == ["overfitting"]
+
+
+def test_augmented_overfitting_run_is_not_missing_augmentation():
+    assert diagnose_trace(fault("overfitting")).ids() == ["overfitting"]
+
+
+def test_underfitting_is_relative_not_absolute():
+    """A short run at 30% accuracy that is still improving is not underfitting."""
+    trace = healthy_trace()
+    for row, acc in zip(trace.history, [0.12, 0.16, 0.2, 0.24, 0.27, 0.30], strict=True):
+        row["accuracy"] = acc
+    assert diagnose_trace(trace).findings == []
+
+
+def test_lr_too_low_ignores_the_schedule_decaying_to_zero():
+    trace = healthy_trace()
+    for p in trace.probes[-2:]:  # onecycle's tail: tiny LR, tiny steps, loss flattening
+        p.lr = 1e-5
+        for w in p.weights:
+            w.step_ratio = 1e-6
+    for row, loss in zip(trace.history, [2.0, 1.5, 1.2, 1.05, 1.02, 1.01], strict=True):
+        row["loss"] = loss
+    assert "lr_too_low" not in diagnose_trace(trace).ids()
+
+
+def test_lr_too_low_from_weight_displacement_without_probe_data():
+    trace = fault("lr_too_low")
+    for p in trace.probes:
+        for w in p.weights:
+            w.step_ratio = None
+            w.grad_norm = None
+    finding = next(f for f in diagnose_trace(trace).findings if f.id == "lr_too_low")
+    assert "displacement" in finding.evidence["measured_by"]
+
+
+def test_dead_network_is_not_exploding_or_lr_too_low():
+    """All-zero gradients (everything dead) say nothing about explosion or the LR."""
+    trace = fault("lr_too_low")
+    for p in trace.probes:
+        for w in p.weights:
+            w.grad_norm = 0.0
+            w.step_ratio = 0.0
+    ids = diagnose_trace(trace).ids()
+    assert "exploding_gradients" not in ids
+    assert "lr_too_low" not in ids
+    assert "vanishing_gradients" in ids
+
+
+def test_initial_loss_deviation_below_the_warning_bar_is_info():
+    trace = healthy_trace()
+    trace.probes[0].loss = math.log(10) * 1.7
+    (finding,) = diagnose_trace(trace).findings
+    assert (finding.id, finding.severity) == ("bad_initial_loss", "info")
+
+
+def test_initial_loss_is_only_judged_for_cross_entropy():
+    trace = fault("bad_initial_loss")
+    trace.context["loss"] = "mean_squared_error"
+    assert diagnose_trace(trace).findings == []
+
+
+def test_prediction_collapse_onto_the_majority_label_is_imbalance_not_collapse():
+    trace = fault("collapse")
+    trace.probes[-1].output.label_counts = [200, 6, 6, 6, 6, 6, 6, 6, 7, 7]
+    assert "prediction_collapse" not in diagnose_trace(trace).ids()
+
+
+def test_label_noise_needs_a_model_that_learned_something():
+    trace = fault("label_noise")
+    for row in trace.history:
+        row["val_accuracy"] = 0.15
+    assert "label_noise" not in diagnose_trace(trace).ids()
+
+
+def test_label_noise_estimate_inverts_the_flip_model():
+    trace = healthy_trace()
+    eta, a_val = 0.3, trace.history[-1]["val_accuracy"]
+    trace.probes[-1].output.accuracy = a_val - eta * (a_val - (1 - a_val) / 9)
+    finding = next(f for f in diagnose_trace(trace).findings if f.id == "label_noise")
+    assert finding.evidence["estimated_noise_rate"] == pytest.approx(eta, abs=1e-9)
+
+
+def test_scaled_0_1_inputs_are_normalised_enough():
+    trace = healthy_trace()
+    trace.inputs.mean = [0.49, 0.48, 0.45]
+    trace.inputs.std = [0.25, 0.24, 0.26]
+    assert diagnose_trace(trace).findings == []
+
+
+def test_inputs_divided_by_255_twice_are_flagged():
+    trace = healthy_trace()
+    trace.inputs.mean = [0.0019, 0.0019, 0.0018]
+    trace.inputs.std = [0.001, 0.001, 0.001]
+    assert diagnose_trace(trace).ids() == ["unnormalized_inputs"]
+
+
+def test_one_unscaled_channel_is_flagged():
+    trace = healthy_trace()
+    trace.inputs.std = [1.0, 1.0, 0.05]
+    finding = diagnose_trace(trace).findings[0]
+    assert "channels_differ" in finding.evidence["problems"]
+
+
+def test_oscillation_needs_more_than_one_noisy_drop():
+    trace = healthy_trace()
+    for row, acc in zip(trace.history, [0.30, 0.40, 0.36, 0.45, 0.5, 0.55], strict=True):
+        row["accuracy"] = acc
+    assert "lr_too_high" not in diagnose_trace(trace).ids()
+
+
+def test_thresholds_change_the_call():
+    trace = fault("dead_relu")
+    assert get_detector("dead_relu").check(trace)
+    assert get_detector("dead_relu", layer_fraction=0.95).check(trace) == []
+
+
+def test_pipeline_fixes_are_config_overrides():
+    trace = fault("unnormalized")
+    trace.context["source"] = "pipeline"
+    (finding,) = diagnose_trace(trace).findings
+    assert finding.fixes[0].change == "data.normalize=standardize"
+    user = diagnose_trace(fault("unnormalized")).findings[0]
+    assert "Rescaling" in user.fixes[0].change

@@ -1,0 +1,80 @@
+"""The Doctor on the other Keras backends (tensorflow, jax). Keras fixes its backend at import,
+so each runs in a subprocess with KERAS_BACKEND set; skipped, saying why, where the backend's
+package is not installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    from cnn_doctor import Doctor
+
+    assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 12, 12, 3)).astype("float32")
+    y = rng.integers(0, 10, 96)
+
+    def build(final):
+        L = keras.layers
+        return keras.Sequential([
+            keras.Input((12, 12, 3)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(),
+            L.Flatten(), L.Dense(16, activation="relu"), L.Dropout(0.5),
+            L.Dense(10, activation=final)])
+
+    def run(final, doctor):
+        keras.utils.set_random_seed(0)
+        model = build(final)
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        model.fit(x, y, validation_data=(x[:32], y[:32]), epochs=2, batch_size=32, verbose=0,
+                  callbacks=[doctor] if doctor else [], shuffle=False)
+        return model
+
+    doctor = Doctor(probe_data=(x[:32], y[:32]))
+    faulty = run("softmax", doctor)
+    plain = run("softmax", None)
+    same = all(np.array_equal(a, b) for a, b in zip(faulty.get_weights(), plain.get_weights()))
+    print(json.dumps({
+        "signals": sorted(doctor.trace.signals()),
+        "ids": [f.id for f in doctor.findings],
+        "notes": doctor.trace.notes,
+        "probing_changed_nothing": same,
+    }))
+    """
+)
+
+
+@pytest.mark.parametrize(("backend", "module"), [("tensorflow", "tensorflow"), ("jax", "jax")])
+def test_doctor_runs_on_backend(backend, module, tmp_path):
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed here, so the Doctor's {backend} gradient path "
+                    f"(cnn_doctor/diagnose/grads.py) cannot be exercised")
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONWARNINGS="ignore")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, str(script), backend], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["notes"] == [], result["notes"]
+    for signal in ("gradients", "update_ratios", "activations", "outputs", "initial_loss"):
+        assert signal in result["signals"]
+    assert result["ids"][0] == "double_softmax", result["ids"]
+    assert result["probing_changed_nothing"]

@@ -1,0 +1,120 @@
+"""Trace JSON round trip and the pure signal definitions (what a dead unit, a saturated value, a
+softmax output *is*)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+from diagnose_traces import FAULTS, fault, healthy_trace
+
+from cnn_doctor.diagnose import signals as S
+from cnn_doctor.diagnose.findings import findings_from_json, findings_to_json
+from cnn_doctor.diagnose.trace import Trace
+
+
+@pytest.mark.parametrize("name", ["healthy", *sorted(FAULTS)])
+def test_trace_json_round_trip(name, tmp_path):
+    trace = healthy_trace() if name == "healthy" else fault(name)
+    path = trace.save(tmp_path)
+    text = path.read_text()
+    json.loads(text)  # standard JSON: NaN is written as the string "NaN"
+    assert "NaN," not in text.replace('"NaN"', "")
+    again = Trace.load(tmp_path)
+    assert again.to_dict() == trace.to_dict()
+
+
+def test_nan_loss_survives_the_round_trip(tmp_path):
+    trace = fault("diverged")
+    again = Trace.load(trace.save(tmp_path / "t.json"))
+    assert math.isnan(again.series("loss")[-1])
+    assert again.probes[-1].finite is False
+
+
+def test_newer_trace_version_is_refused():
+    with pytest.raises(ValueError, match="upgrade"):
+        Trace.from_dict({"version": 99})
+
+
+def test_findings_json_round_trip(tmp_path):
+    from cnn_doctor.diagnose import diagnose_trace
+
+    diagnosis = diagnose_trace(fault("lr_too_high"))
+    findings_to_json(diagnosis.findings, tmp_path / "d.json", skipped=diagnosis.skipped)
+    assert findings_from_json(tmp_path / "d.json") == diagnosis.findings
+
+
+def test_importing_the_diagnosis_core_does_not_import_keras():
+    import subprocess
+
+    code = (
+        "import sys, cnn_doctor, cnn_doctor.config, cnn_doctor.diagnose;"
+        "from cnn_doctor.diagnose import diagnose_trace, Trace;"
+        "assert 'keras' not in sys.modules, 'keras imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- signal definitions ------------------------------------------------------------------------
+def test_dead_fraction_counts_channels_dead_everywhere():
+    x = np.ones((4, 5, 5, 3))
+    x[..., 1] = -1.0  # channel 1 never positive: dead
+    x[0, 0, 0, 2] = 0.5
+    x[..., 2] = np.where(x[..., 2] == 0.5, 0.5, 0.0)  # channel 2 positive once: alive
+    assert S.dead_fraction(x) == pytest.approx(1 / 3)
+    assert S.dead_fraction(np.moveaxis(x, -1, 1), channel_axis=1) == pytest.approx(1 / 3)
+
+
+def test_saturation_uses_the_preactivation_bound():
+    bound = 5.0
+    pre = np.array([-6.0, -4.0, 0.0, 4.0, 6.0])
+    assert S.saturated_fraction("sigmoid", 1 / (1 + np.exp(-pre)), bound) == pytest.approx(0.4)
+    assert S.saturated_fraction("tanh", np.tanh(pre), bound) == pytest.approx(0.4)
+    with pytest.raises(ValueError):
+        S.saturated_fraction("relu", pre)
+
+
+def test_probability_rows_are_recognised_and_logits_are_not():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(32, 10)).astype(np.float32)
+    assert not S.is_probability_rows(logits)
+    assert S.is_probability_rows(S.softmax(logits).astype(np.float32))
+    assert not S.is_probability_rows(np.full((4, 10), 0.2))  # in [0, 1] but rows sum to 2
+
+
+def test_output_stats_on_probabilities_and_labels():
+    probs = np.tile(np.eye(3)[[0, 1, 2, 0]], 1) * 0.9 + 0.1 / 3
+    stat = S.output_stats(probs, np.array([0, 1, 2, 1]))
+    assert stat.is_probability and stat.predicted_counts == [2, 1, 1]
+    assert stat.accuracy == 0.75 and stat.label_counts == [1, 2, 1]
+
+
+def test_confident_learning_flags_the_confidently_contradicted_label():
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.95, 0.05]])
+    labels = np.array([0, 0, 1, 1])  # the last one is confidently class 0
+    assert S.label_issue_fraction(probs, labels) == pytest.approx(0.25)
+
+
+def test_loss_floor_is_the_entropy_of_smoothed_targets():
+    assert S.loss_floor(10, 0.0) == 0.0
+    target = np.full(10, 0.02)
+    target[0] = 0.82
+    assert S.loss_floor(10, 0.2) == pytest.approx(-(target * np.log(target)).sum())
+
+
+def test_input_stats_per_channel():
+    x = np.zeros((2, 4, 4, 3), dtype=np.uint8)
+    x[..., 0] = 255
+    stat = S.input_stats(x)
+    assert stat.mean == [255.0, 0.0, 0.0] and stat.dtype == "uint8" and stat.finite
+    assert S.input_stats(np.full((2, 3), np.nan)).finite is False
+
+
+def test_curve_helpers():
+    assert S.relative_decrease([2.0, 1.9, 1.0], 2) == pytest.approx(1 - 1.0 / 1.9)
+    assert S.drop_fraction([0.5, 0.4, 0.45, 0.3], 0.03) == pytest.approx(2 / 3)
+    gl, best = S.generalization_loss([1.0, 0.8, 0.9])
+    assert best == 1 and gl == pytest.approx(0.125)
