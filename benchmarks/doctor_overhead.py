@@ -28,17 +28,19 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 def seed_cnn(keras, size: int):
     layers = keras.layers
-    return keras.Sequential([
-        keras.Input((size, size, 3)),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10),
+        ]
+    )
 
 
 def timed_fit(keras, np, args, x, y, xv, yv, with_doctor: bool) -> tuple[float, int, float]:
@@ -47,18 +49,28 @@ def timed_fit(keras, np, args, x, y, xv, yv, with_doctor: bool) -> tuple[float, 
 
     keras.utils.set_random_seed(0)
     model = seed_cnn(keras, args.size)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.SGD(0.01, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     callbacks = []
     doctor = None
     if with_doctor:
-        doctor = Doctor(probe_data=(x[: args.probe_size], y[: args.probe_size]),
-                        per_batch=args.per_batch)
+        doctor = Doctor(
+            probe_data=(x[: args.probe_size], y[: args.probe_size]), per_batch=args.per_batch
+        )
         callbacks.append(doctor)
     start = time.perf_counter()
-    model.fit(x, y, validation_data=(xv, yv), epochs=args.epochs, batch_size=args.batch,
-              verbose=0, callbacks=callbacks)
+    model.fit(
+        x,
+        y,
+        validation_data=(xv, yv),
+        epochs=args.epochs,
+        batch_size=args.batch,
+        verbose=0,
+        callbacks=callbacks,
+    )
     seconds = time.perf_counter() - start
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     return seconds, steps, doctor.probe_seconds if doctor else 0.0
@@ -95,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         threads = f", torch threads {torch.get_num_threads()}"
-    print(f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs{threads}, python {sys.version.split()[0]}, keras "
-          f"{keras.__version__}")
-    print(f"workload: {args.images} images {args.size}x{args.size}, {args.epochs} epochs, batch "
-          f"{args.batch}, probe {args.probe_size}, per_batch={args.per_batch}")
+    print(
+        f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs{threads}, python {sys.version.split()[0]}, keras "
+        f"{keras.__version__}"
+    )
+    print(
+        f"workload: {args.images} images {args.size}x{args.size}, {args.epochs} epochs, batch "
+        f"{args.batch}, probe {args.probe_size}, per_batch={args.per_batch}"
+    )
 
     for arm in (False, True):  # warm-up: first-call costs (allocation, kernels) are not overhead
         timed_fit(keras, np, args, x[:512], y[:512], xv[:64], yv[:64], arm)
@@ -114,14 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         ratio = (t_on / steps_on) / (t_off / steps_off)
         ratios.append(ratio)
         probe_shares.append(probe / t_on)
-        print(f"  rep {rep + 1}: without {t_off / steps_off * 1e3:7.1f} ms/step, with "
-              f"{t_on / steps_on * 1e3:7.1f} ms/step, ratio {ratio:.3f}, probes {probe:.2f} s "
-              f"({probe / t_on:.1%} of the run)")
+        print(
+            f"  rep {rep + 1}: without {t_off / steps_off * 1e3:7.1f} ms/step, with "
+            f"{t_on / steps_on * 1e3:7.1f} ms/step, ratio {ratio:.3f}, probes {probe:.2f} s "
+            f"({probe / t_on:.1%} of the run)"
+        )
     median = statistics.median(ratios)
-    print(f"step-time ratio with/without Doctor: median {median:.3f} (min {min(ratios):.3f}, "
-          f"max {max(ratios):.3f}, {args.repeats} reps); probing "
-          f"{statistics.median(probe_shares):.1%} of run time; target <= 1.10: "
-          f"{'met' if median <= 1.10 else 'NOT met'}")
+    print(
+        f"step-time ratio with/without Doctor: median {median:.3f} (min {min(ratios):.3f}, "
+        f"max {max(ratios):.3f}, {args.repeats} reps); probing "
+        f"{statistics.median(probe_shares):.1%} of run time; target <= 1.10: "
+        f"{'met' if median <= 1.10 else 'NOT met'}"
+    )
     return 0
 
 

@@ -102,6 +102,7 @@ class RunConfig:
     name: str = ""  # suffix of the run directory; "" = the architecture name
     backend: Literal["torch", "tensorflow", "jax"] = "torch"
     tta: bool = True  # test-time augmentation (flip + 1-px shifts, 6 views) for the test figure
+    evaluate_test: bool = True  # false: skip the test set (sweeps/ablations rank on validation)
 
 
 @dataclass

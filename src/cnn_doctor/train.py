@@ -25,6 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+# isort: off
+import cnn_doctor.backend_default  # noqa: F401  (before keras: torch unless chosen)
+
+# isort: on
 import keras
 import numpy as np
 
@@ -454,12 +458,12 @@ def train(
         )
     fit_seconds = time.perf_counter() - started
 
-    probs = predict_proba(
-        model, pipeline, data.x_test, from_logits=_outputs_logits(config), tta=config.run.tta
-    )
-    test_accuracy = (
-        float((probs.argmax(axis=1) == data.y_test).mean()) if len(data.y_test) else None
-    )
+    test_accuracy = None
+    if config.run.evaluate_test and len(data.y_test):
+        probs = predict_proba(
+            model, pipeline, data.x_test, from_logits=_outputs_logits(config), tta=config.run.tta
+        )
+        test_accuracy = float((probs.argmax(axis=1) == data.y_test).mean())
     model.save(run_dir / MODEL_FILE)
     history = recorder.history
     prior_seconds = sum(h["seconds"] for h in kept)

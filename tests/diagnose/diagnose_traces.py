@@ -21,41 +21,88 @@ from cnn_doctor.diagnose.trace import (
     WeightStat,
 )
 
-KERNELS = [("conv1", [3, 3, 3, 32]), ("conv2", [3, 3, 32, 64]), ("dense1", [4096, 128]),
-           ("dense2", [128, 10])]
+KERNELS = [
+    ("conv1", [3, 3, 3, 32]),
+    ("conv2", [3, 3, 32, 64]),
+    ("dense1", [4096, 128]),
+    ("dense2", [128, 10]),
+]
 HEALTHY_GRADS = [0.5, 0.8, 1.0, 0.4]
 HEALTHY_WEIGHTS = [3.0, 6.0, 9.0, 2.0]
 EPOCHS = 6
 PROBE_N = 256
 
 
-def _probe(epoch: int, *, grads=None, ratio=1e-3, moved=1e-2, dead=0.05, probe_acc=None,
-           predicted=None, probability=False, lr=0.01) -> Probe:
+def _probe(
+    epoch: int,
+    *,
+    grads=None,
+    ratio=1e-3,
+    moved=1e-2,
+    dead=0.05,
+    probe_acc=None,
+    predicted=None,
+    probability=False,
+    lr=0.01,
+    signal=None,
+) -> Probe:
     grads = grads or HEALTHY_GRADS
     weights = []
     for (layer, shape), g, w in zip(KERNELS, grads, HEALTHY_WEIGHTS, strict=True):
-        weights.append(WeightStat(f"{layer}/kernel", layer, list(shape), w, grad_norm=g,
-                                  step_ratio=ratio, moved=None if epoch == 0 else moved))
-        weights.append(WeightStat(f"{layer}/bias", layer, [shape[-1]], 0.1, grad_norm=g / 10,
-                                  step_ratio=ratio, moved=None if epoch == 0 else moved))
+        weights.append(
+            WeightStat(
+                f"{layer}/kernel",
+                layer,
+                list(shape),
+                w,
+                grad_norm=g,
+                step_ratio=ratio,
+                moved=None if epoch == 0 else moved,
+            )
+        )
+        weights.append(
+            WeightStat(
+                f"{layer}/bias",
+                layer,
+                [shape[-1]],
+                0.1,
+                grad_norm=g / 10,
+                step_ratio=ratio,
+                moved=None if epoch == 0 else moved,
+            )
+        )
+    signal = signal or [0.5, 0.4, 0.45]
     acts = [
-        ActivationStat("act1", "relu", 32, 0.4, 0.6, dead_fraction=dead),
-        ActivationStat("act2", "relu", 64, 0.3, 0.5, dead_fraction=dead),
-        ActivationStat("act3", "relu", 128, 0.2, 0.4, dead_fraction=dead),
+        ActivationStat("act1", "relu", 32, 0.4, 0.6, dead_fraction=dead, signal_std=signal[0]),
+        ActivationStat("act2", "relu", 64, 0.3, 0.5, dead_fraction=dead, signal_std=signal[1]),
+        ActivationStat("act3", "relu", 128, 0.2, 0.4, dead_fraction=dead, signal_std=signal[2]),
     ]
     if predicted is None:
         predicted = [26, 25, 25, 26, 25, 25, 26, 26, 26, 26]
     out = OutputStat(
-        num_classes=10, examples=PROBE_N, finite=True,
-        min=0.0 if probability else -4.0, max=0.9 if probability else 6.0,
-        row_sum_min=1.0 if probability else -3.0, row_sum_max=1.0 if probability else 8.0,
-        is_probability=probability, predicted_counts=predicted,
+        num_classes=10,
+        examples=PROBE_N,
+        finite=True,
+        min=0.0 if probability else -4.0,
+        max=0.9 if probability else 6.0,
+        row_sum_min=1.0 if probability else -3.0,
+        row_sum_max=1.0 if probability else 8.0,
+        is_probability=probability,
+        predicted_counts=predicted,
         label_counts=[26, 25, 25, 26, 25, 25, 26, 26, 26, 26],
         accuracy=probe_acc if probe_acc is not None else min(0.1 + 0.1 * epoch, 0.9),
-        mean_confidence=0.5, label_issue_fraction=0.02,
+        mean_confidence=0.5,
+        label_issue_fraction=0.02,
     )
-    return Probe(epoch=epoch, step=79 * epoch, loss=2.35 if epoch == 0 else 2.0 - 0.15 * epoch,
-                 lr=lr, weights=weights, activations=acts, output=out)
+    return Probe(
+        epoch=epoch,
+        step=79 * epoch,
+        loss=2.35 if epoch == 0 else 2.0 - 0.15 * epoch,
+        lr=lr,
+        weights=weights,
+        activations=acts,
+        output=out,
+    )
 
 
 def healthy_trace() -> Trace:
@@ -65,25 +112,49 @@ def healthy_trace() -> Trace:
     acc = [0.30, 0.40, 0.48, 0.55, 0.60, 0.64]
     val_acc = [0.32, 0.41, 0.48, 0.53, 0.57, 0.60]
     history = [
-        {"epoch": i + 1, "loss": loss[i], "val_loss": val_loss[i], "accuracy": acc[i],
-         "val_accuracy": val_acc[i], "lr": 0.01}
+        {
+            "epoch": i + 1,
+            "loss": loss[i],
+            "val_loss": val_loss[i],
+            "accuracy": acc[i],
+            "val_accuracy": val_acc[i],
+            "lr": 0.01,
+        }
         for i in range(EPOCHS)
     ]
-    probes = [_probe(e, probe_acc=min(val_acc[e - 1] + 0.03, 1.0) if e else 0.1)
-              for e in range(EPOCHS + 1)]
+    probes = [
+        _probe(e, probe_acc=min(val_acc[e - 1] + 0.03, 1.0) if e else 0.1)
+        for e in range(EPOCHS + 1)
+    ]
     return Trace(
         context={
-            "source": "callback", "num_classes": 10, "loss": "sparse_categorical_crossentropy",
-            "from_logits": True, "label_smoothing": 0.0, "optimizer": "sgd", "lr": 0.01,
-            "batch_size": 64, "num_train": 5000, "steps_per_epoch": 79, "epochs": EPOCHS,
-            "augment": ["crop", "flip"], "has_batchnorm": True, "frozen_layers": [],
+            "source": "callback",
+            "num_classes": 10,
+            "loss": "sparse_categorical_crossentropy",
+            "from_logits": True,
+            "label_smoothing": 0.0,
+            "optimizer": "sgd",
+            "lr": 0.01,
+            "batch_size": 64,
+            "num_train": 5000,
+            "steps_per_epoch": 79,
+            "epochs": EPOCHS,
+            "augment": ["crop", "flip"],
+            "has_batchnorm": True,
+            "frozen_layers": [],
             "trainable_params": 545_098,
         },
         history=history,
         probes=probes,
-        inputs=InputStat(mean=[0.01, -0.02, 0.0], std=[1.0, 0.98, 1.02],
-                         min=[-2.4, -2.3, -2.5], max=[2.6, 2.5, 2.4], finite=True,
-                         examples=PROBE_N, where="input of the first weight layer"),
+        inputs=InputStat(
+            mean=[0.01, -0.02, 0.0],
+            std=[1.0, 0.98, 1.02],
+            min=[-2.4, -2.3, -2.5],
+            max=[2.6, 2.5, 2.4],
+            finite=True,
+            examples=PROBE_N,
+            where="input of the first weight layer",
+        ),
     )
 
 
@@ -97,6 +168,13 @@ def _set_history(trace: Trace, **series: list[float]) -> None:
 def vanishing() -> Trace:
     t = healthy_trace()
     t.probes = [_probe(p.epoch, grads=[1e-9, 1e-7, 1e-4, 0.3]) for p in t.probes]
+    return t
+
+
+def vanishing_forward() -> Trace:
+    """Gradient norms look fine; the input-dependent signal fades 1e5-fold through the net."""
+    t = healthy_trace()
+    t.probes = [_probe(p.epoch, signal=[0.2, 1e-3, 2e-6]) for p in t.probes]
     return t
 
 
@@ -125,9 +203,13 @@ def saturated() -> Trace:
 
 def lr_too_high() -> Trace:
     t = healthy_trace()
-    _set_history(t, loss=[2.0, 1.8, 1.9, 2.1, 2.3, 2.6], val_loss=[1.9, 1.8, 2.0, 2.2, 2.4, 2.7],
-                 accuracy=[0.30, 0.35, 0.31, 0.27, 0.22, 0.18],
-                 val_accuracy=[0.31, 0.34, 0.30, 0.26, 0.2, 0.17])
+    _set_history(
+        t,
+        loss=[2.0, 1.8, 1.9, 2.1, 2.3, 2.6],
+        val_loss=[1.9, 1.8, 2.0, 2.2, 2.4, 2.7],
+        accuracy=[0.30, 0.35, 0.31, 0.27, 0.22, 0.18],
+        val_accuracy=[0.31, 0.34, 0.30, 0.26, 0.2, 0.17],
+    )
     for p in t.probes:
         for w in p.weights:
             w.step_ratio = 0.3
@@ -136,10 +218,14 @@ def lr_too_high() -> Trace:
 
 def lr_too_low() -> Trace:
     t = healthy_trace()
-    _set_history(t, loss=[2.30, 2.295, 2.29, 2.285, 2.28, 2.275],
-                 val_loss=[2.30, 2.296, 2.292, 2.288, 2.284, 2.28],
-                 accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.13],
-                 val_accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.12], lr=[1e-6] * EPOCHS)
+    _set_history(
+        t,
+        loss=[2.30, 2.295, 2.29, 2.285, 2.28, 2.275],
+        val_loss=[2.30, 2.296, 2.292, 2.288, 2.284, 2.28],
+        accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.13],
+        val_accuracy=[0.10, 0.11, 0.11, 0.12, 0.12, 0.12],
+        lr=[1e-6] * EPOCHS,
+    )
     t.context["lr"] = 1e-6
     for p in t.probes:
         p.lr = 1e-6
@@ -152,8 +238,11 @@ def lr_too_low() -> Trace:
 
 def diverged() -> Trace:
     t = healthy_trace()
-    _set_history(t, loss=[2.0, 1.7, math.nan, math.nan, math.nan, math.nan],
-                 val_loss=[1.9, 1.65, math.nan, math.nan, math.nan, math.nan])
+    _set_history(
+        t,
+        loss=[2.0, 1.7, math.nan, math.nan, math.nan, math.nan],
+        val_loss=[1.9, 1.65, math.nan, math.nan, math.nan, math.nan],
+    )
     for p in t.probes[3:]:
         p.finite = False
         p.loss = math.nan
@@ -163,10 +252,13 @@ def diverged() -> Trace:
 
 
 def overfitting_curves(t: Trace) -> Trace:
-    _set_history(t, loss=[2.0, 1.5, 1.1, 0.8, 0.55, 0.35],
-                 val_loss=[1.9, 1.55, 1.45, 1.55, 1.75, 2.0],
-                 accuracy=[0.30, 0.45, 0.60, 0.72, 0.82, 0.90],
-                 val_accuracy=[0.32, 0.44, 0.50, 0.51, 0.50, 0.49])
+    _set_history(
+        t,
+        loss=[2.0, 1.5, 1.1, 0.8, 0.55, 0.35],
+        val_loss=[1.9, 1.55, 1.45, 1.55, 1.75, 2.0],
+        accuracy=[0.30, 0.45, 0.60, 0.72, 0.82, 0.90],
+        val_accuracy=[0.32, 0.44, 0.50, 0.51, 0.50, 0.49],
+    )
     for p in t.probes[1:]:
         p.output.accuracy = min(0.35 + 0.1 * p.epoch, 0.95)
     return t
@@ -184,10 +276,13 @@ def missing_augmentation() -> Trace:
 
 def underfitting() -> Trace:
     t = healthy_trace()
-    _set_history(t, loss=[2.2, 2.08, 2.04, 2.02, 2.01, 2.0],
-                 val_loss=[2.2, 2.09, 2.05, 2.03, 2.02, 2.02],
-                 accuracy=[0.18, 0.22, 0.23, 0.24, 0.24, 0.24],
-                 val_accuracy=[0.18, 0.22, 0.23, 0.23, 0.24, 0.24])
+    _set_history(
+        t,
+        loss=[2.2, 2.08, 2.04, 2.02, 2.01, 2.0],
+        val_loss=[2.2, 2.09, 2.05, 2.03, 2.02, 2.02],
+        accuracy=[0.18, 0.22, 0.23, 0.24, 0.24, 0.24],
+        val_accuracy=[0.18, 0.22, 0.23, 0.23, 0.24, 0.24],
+    )
     for p in t.probes[1:]:
         p.output.accuracy = 0.25
     return t
@@ -195,9 +290,15 @@ def underfitting() -> Trace:
 
 def unnormalized() -> Trace:
     t = healthy_trace()
-    t.inputs = InputStat(mean=[125.3, 122.9, 113.8], std=[63.0, 62.1, 66.7],
-                         min=[0.0, 0.0, 0.0], max=[255.0, 255.0, 255.0], finite=True,
-                         examples=PROBE_N, dtype="uint8")
+    t.inputs = InputStat(
+        mean=[125.3, 122.9, 113.8],
+        std=[63.0, 62.1, 66.7],
+        min=[0.0, 0.0, 0.0],
+        max=[255.0, 255.0, 255.0],
+        finite=True,
+        examples=PROBE_N,
+        dtype="uint8",
+    )
     return t
 
 
@@ -210,8 +311,7 @@ def nonfinite_inputs() -> Trace:
 
 def double_softmax() -> Trace:
     t = healthy_trace()
-    t.probes = [_probe(p.epoch, probability=True, probe_acc=p.output.accuracy)
-                for p in t.probes]
+    t.probes = [_probe(p.epoch, probability=True, probe_acc=p.output.accuracy) for p in t.probes]
     return t
 
 
@@ -242,8 +342,10 @@ def label_noise() -> Trace:
 
 def frozen_declared() -> Trace:
     t = underfitting()
-    t.context["frozen_layers"] = [{"layer": "conv1", "params": 896}, {"layer": "conv2",
-                                                                       "params": 18496}]
+    t.context["frozen_layers"] = [
+        {"layer": "conv1", "params": 896},
+        {"layer": "conv2", "params": 18496},
+    ]
     return t
 
 
@@ -281,6 +383,7 @@ Builder = Callable[[], Trace]
 # fault name -> (builder, expected id, other ids allowed: consequences of the same fault)
 FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
     "vanishing": (vanishing, "vanishing_gradients", frozenset()),
+    "vanishing_forward": (vanishing_forward, "vanishing_gradients", frozenset()),
     "exploding": (exploding, "exploding_gradients", frozenset()),
     "dead_relu": (dead_relu, "dead_relu", frozenset()),
     "saturated": (saturated, "saturated_activations", frozenset()),
@@ -288,8 +391,11 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
     "lr_too_low": (lr_too_low, "lr_too_low", frozenset({"underfitting"})),
     "diverged": (diverged, "diverged", frozenset()),
     "overfitting": (overfitting, "overfitting", frozenset()),
-    "missing_augmentation": (missing_augmentation, "missing_augmentation",
-                             frozenset({"overfitting"})),
+    "missing_augmentation": (
+        missing_augmentation,
+        "missing_augmentation",
+        frozenset({"overfitting"}),
+    ),
     "underfitting": (underfitting, "underfitting", frozenset()),
     "unnormalized": (unnormalized, "unnormalized_inputs", frozenset()),
     "nonfinite_inputs": (nonfinite_inputs, "nonfinite_inputs", frozenset()),

@@ -71,8 +71,9 @@ def test_consequences_name_registered_detectors_and_have_no_cycles():
         assert ident not in causes
 
     def reaches(start, target, seen=()):
-        return any(c == target or (c not in seen and reaches(c, target, (*seen, c)))
-                   for c in graph[start])
+        return any(
+            c == target or (c not in seen and reaches(c, target, (*seen, c))) for c in graph[start]
+        )
 
     assert not [ident for ident in IDS if reaches(ident, ident)]
 
@@ -95,6 +96,8 @@ def test_diagnosis_is_deterministic_and_ranked():
     first = diagnose_trace(fault("lr_too_high"))
     second = diagnose_trace(fault("lr_too_high"))
     assert first.findings == second.findings
-    keys = [({"critical": 0, "warning": 1, "info": 2}[f.severity], -f.confidence)
-            for f in first.findings]
+    keys = [
+        ({"critical": 0, "warning": 1, "info": 2}[f.severity], -f.confidence)
+        for f in first.findings
+    ]
     assert keys == sorted(keys)

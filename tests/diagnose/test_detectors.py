@@ -20,10 +20,23 @@ def test_every_registered_detector_has_a_planted_fault():
 
 def test_the_issue_lists_ids_are_all_registered():
     required = {
-        "vanishing_gradients", "exploding_gradients", "dead_relu", "saturated_activations",
-        "lr_too_high", "lr_too_low", "diverged", "overfitting", "underfitting",
-        "unnormalized_inputs", "missing_augmentation", "double_softmax", "bad_initial_loss",
-        "prediction_collapse", "label_noise", "frozen_layers", "batch_size_extreme",
+        "vanishing_gradients",
+        "exploding_gradients",
+        "dead_relu",
+        "saturated_activations",
+        "lr_too_high",
+        "lr_too_low",
+        "diverged",
+        "overfitting",
+        "underfitting",
+        "unnormalized_inputs",
+        "missing_augmentation",
+        "double_softmax",
+        "bad_initial_loss",
+        "prediction_collapse",
+        "label_noise",
+        "frozen_layers",
+        "batch_size_extreme",
     }
     assert required <= set(DETECTORS)
 
@@ -196,3 +209,27 @@ def test_pipeline_fixes_are_config_overrides():
     assert finding.fixes[0].change == "data.normalize=standardize"
     user = diagnose_trace(fault("unnormalized")).findings[0]
     assert "Rescaling" in user.fixes[0].change
+
+
+def test_rendered_table_ranks_findings_and_lists_fixes_and_skips():
+    from rich.console import Console
+
+    from cnn_doctor.diagnose.render import print_diagnosis
+
+    trace = fault("lr_too_high")
+    trace.context.pop("augment")
+    console = Console(record=True, width=120)
+    print_diagnosis(diagnose_trace(trace), console=console)
+    text = console.export_text()
+    assert text.index("lr_too_high") < text.index("underfitting")
+    assert "What to change" in text and "set the learning rate to 0.001" in text
+    assert "missing_augmentation: needs context.augment" in text
+
+
+def test_weights_without_gradient_are_dead_not_frozen():
+    trace = fault("frozen_never_updated")
+    for p in trace.probes:
+        for w in p.weights:
+            if w.layer == "conv2":
+                w.grad_norm = 0.0
+    assert "frozen_layers" not in diagnose_trace(trace).ids()

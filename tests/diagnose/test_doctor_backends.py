@@ -62,15 +62,18 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize(("backend", "module"), [("tensorflow", "tensorflow"), ("jax", "jax")])
 def test_doctor_runs_on_backend(backend, module, tmp_path):
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed here, so the Doctor's {backend} gradient path "
-                    f"(cnn_doctor/diagnose/grads.py) cannot be exercised")
+        pytest.skip(
+            f"{module} is not installed here, so the Doctor's {backend} gradient path "
+            f"(cnn_doctor/diagnose/grads.py) cannot be exercised"
+        )
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONWARNINGS="ignore")
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, str(script), backend], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), backend], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["notes"] == [], result["notes"]

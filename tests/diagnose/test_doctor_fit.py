@@ -32,17 +32,19 @@ def images(n: int, seed: int, noise: float = 1.0) -> tuple[np.ndarray, np.ndarra
 
 def seed_cnn(activation: str = "relu", final: str | None = None) -> keras.Model:
     layers = keras.layers
-    return keras.Sequential([
-        keras.Input((SIZE, SIZE, 3)),
-        layers.Conv2D(8, 3, padding="same", activation=activation),
-        layers.MaxPooling2D(),
-        layers.Conv2D(16, 3, padding="same", activation=activation),
-        layers.MaxPooling2D(),
-        layers.Flatten(),
-        layers.Dense(32, activation=activation),
-        layers.Dropout(0.5),
-        layers.Dense(CLASSES, activation=final),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            layers.Conv2D(8, 3, padding="same", activation=activation),
+            layers.MaxPooling2D(),
+            layers.Conv2D(16, 3, padding="same", activation=activation),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(32, activation=activation),
+            layers.Dropout(0.5),
+            layers.Dense(CLASSES, activation=final),
+        ]
+    )
 
 
 def sigmoid_stack(depth: int = 8) -> keras.Model:
@@ -54,8 +56,17 @@ def sigmoid_stack(depth: int = 8) -> keras.Model:
     )
 
 
-def fit(build, *, optimizer=None, from_logits=True, scale=1.0, shift=0.0, epochs=EPOCHS,
-        doctor=True, **doctor_kwargs):
+def fit(
+    build,
+    *,
+    optimizer=None,
+    from_logits=True,
+    scale=1.0,
+    shift=0.0,
+    epochs=EPOCHS,
+    doctor=True,
+    **doctor_kwargs,
+):
     keras.utils.set_random_seed(0)
     model = build()
     x, y = images(N_TRAIN, 0)
@@ -69,8 +80,16 @@ def fit(build, *, optimizer=None, from_logits=True, scale=1.0, shift=0.0, epochs
     callbacks = [Doctor(probe_data=(x[:PROBE], y[:PROBE]), **doctor_kwargs)] if doctor else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy overflow in the huge-LR run
-        model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, verbose=0,
-                  callbacks=callbacks, shuffle=True)
+        model.fit(
+            x,
+            y,
+            validation_data=(xv, yv),
+            epochs=epochs,
+            batch_size=32,
+            verbose=0,
+            callbacks=callbacks,
+            shuffle=True,
+        )
     return callbacks[0] if doctor else model
 
 
@@ -91,9 +110,20 @@ def test_healthy_fit_has_no_warning(healthy):
 
 def test_healthy_trace_holds_every_signal(healthy):
     signals = healthy.trace.signals()
-    for name in ("loss", "val_loss", "accuracy", "val_accuracy", "gradients", "update_ratios",
-                 "weight_updates", "activations", "outputs", "probe_labels", "initial_loss",
-                 "inputs"):
+    for name in (
+        "loss",
+        "val_loss",
+        "accuracy",
+        "val_accuracy",
+        "gradients",
+        "update_ratios",
+        "weight_updates",
+        "activations",
+        "outputs",
+        "probe_labels",
+        "initial_loss",
+        "inputs",
+    ):
         assert name in signals
     assert [p.epoch for p in healthy.trace.probes] == list(range(EPOCHS + 1))
     assert healthy.trace.inputs.where == "input of the first weight layer"
@@ -108,7 +138,11 @@ def test_save_writes_trace_diagnosis_plots_and_report(healthy, tmp_path):
     assert Trace.load(tmp_path).to_dict() == healthy.trace.to_dict()
     assert (tmp_path / "report.html").read_text().count("<h2>Diagnosis</h2>") == 1
     assert {p.name for p in (tmp_path / "diagnosis_plots").glob("*.png")} >= {
-        "curves.png", "gradients.png", "update_ratios.png", "activations.png"}
+        "curves.png",
+        "gradients.png",
+        "update_ratios.png",
+        "activations.png",
+    }
 
 
 def test_report_prints_the_table(healthy):
@@ -188,10 +222,69 @@ def test_batch_hooks_are_opt_in():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"probe_every": 0}, "probe_every"), ({"probe_size": 0}, "probe_size"),
-     ({"probe_every_steps": -2}, "probe_every_steps"),
-     ({"probe_data": (np.zeros((4, 2)), np.zeros(3))}, "labels")],
+    [
+        ({"probe_every": 0}, "probe_every"),
+        ({"probe_size": 0}, "probe_size"),
+        ({"probe_every_steps": -2}, "probe_every_steps"),
+        ({"probe_data": (np.zeros((4, 2)), np.zeros(3))}, "labels"),
+    ],
 )
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Doctor(**kwargs)
+
+
+def _tiny_fit(model, doctor, *, epochs=1, x=None, y=None):
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    if x is None:
+        x, y = images(64, 0)
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[doctor])
+    return doctor
+
+
+def test_frozen_layers_are_read_from_the_model_but_data_fitted_ones_are_not():
+    layers = keras.layers
+    norm = layers.Normalization()
+    norm.adapt(images(32, 3)[0])
+    model = keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            norm,
+            layers.Conv2D(8, 3, activation="relu", name="frozen_conv"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(CLASSES),
+        ]
+    )
+    model.get_layer("frozen_conv").trainable = False
+    doctor = _tiny_fit(model, Doctor(probe_data=images(32, 5)))
+    frozen = doctor.trace.context["frozen_layers"]
+    assert [item["layer"] for item in frozen] == ["frozen_conv"]
+    assert "frozen_layers" in [f.id for f in doctor.findings]
+
+
+def test_channels_first_models_get_per_channel_statistics():
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((3, SIZE, SIZE)),
+            layers.Conv2D(8, 3, activation="relu", data_format="channels_first"),
+            layers.GlobalAveragePooling2D(data_format="channels_first"),
+            layers.Dense(CLASSES),
+        ]
+    )
+    x, y = images(64, 0)
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    doctor = _tiny_fit(model, Doctor(probe_data=(x[:32], y[:32])), x=x, y=y)
+    assert len(doctor.trace.inputs.mean) == 3
+    assert doctor.trace.probes[-1].activations[0].units == 8
+
+
+def test_measure_probes_a_trained_model_once():
+    model = seed_cnn()
+    _tiny_fit(model, Doctor())
+    x, y = images(32, 5)
+    history = [{"loss": 2.2, "accuracy": 0.2}, {"loss": 2.0, "accuracy": 0.3}]
+    trace = Doctor(probe_data=(x, y)).measure(model, history=history)
+    assert [p.epoch for p in trace.probes] == [2]
+    assert trace.series("loss").tolist() == [2.2, 2.0]
+    assert "gradients" in trace.signals() and "initial_loss" not in trace.signals()

@@ -93,7 +93,8 @@ def test_resnet_depth_moves_in_steps_of_six() -> None:
 def test_plan_interleaves_seeds_and_budget_shrinks_the_base() -> None:
     budget = get_budget("small")
     base = budget.apply(Config())
-    assert base.data.subset == 5000 and base.optim.epochs == 4 and base.run.tta is False
+    assert base.data.subset == 5000 and base.optim.epochs == 3 and base.run.tta is False
+    assert base.model.width == Config().model.width / 2  # the half-width proxy
     plan = ablation_plan(base, budget, depth=2)
     n = len(plan) // budget.seeds
     assert len(plan) == n * budget.seeds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -37,8 +38,12 @@ def space_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_trainer(monkeypatch: pytest.MonkeyPatch):
-    """Studies started from the CLI train with the fake (in-process worker)."""
+    """Studies started from the CLI train with the fake (in-process worker).
+
+    Optuna's per-trial ``gc.collect()`` (kept for real networks) costs ~1 s with torch loaded.
+    """
     monkeypatch.setattr(st, "_default_train", lambda: fake_train)
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
 
 
 def test_unreachable_storage_is_one_line_without_the_password(

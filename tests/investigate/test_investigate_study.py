@@ -196,7 +196,7 @@ def test_pruning_callback_stops_a_lagging_trial_after_saving_its_epoch(
 def test_two_local_worker_processes_share_an_sqlite_study(
     tiny_base: Config, sqlite_url: str, tmp_path: Path
 ) -> None:
-    study, _spec, plan = _ablation(tiny_base, sqlite_url, n=10)
+    study, _spec, plan = _ablation(tiny_base, sqlite_url, n=6)
     codes = st.run_local_workers(_worker(sqlite_url, "abl", tmp_path), 2, poll_seconds=0.2)
     assert codes == [0, 0]
     assert _ran(study) == _planned(plan)

@@ -31,7 +31,9 @@ EXIT_USER_ERROR = 2
 
 def fail(message: str) -> NoReturn:
     """Stop with a one-line error for a user mistake: no stack trace."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_USER_ERROR)
 
 

@@ -100,7 +100,7 @@ def lr_find_cmd(
     set_: SetOption = None,
     data_dir: DataDirOption = None,
     steps: Annotated[int, typer.Option("--steps", min=5, help="Batches in the LR ramp.")] = 100,
-    start_lr: Annotated[float, typer.Option("--start-lr", help="First LR of the ramp.")] = 1e-6,
+    start_lr: Annotated[float, typer.Option("--start-lr", help="First LR of the ramp.")] = 1e-5,
     end_lr: Annotated[float, typer.Option("--end-lr", help="Last LR of the ramp.")] = 10.0,
     batch_size: Annotated[
         Optional[int],  # noqa: UP045

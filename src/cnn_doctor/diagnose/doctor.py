@@ -134,6 +134,24 @@ class Doctor(keras.callbacks.Callback):
         assert self.diagnosis is not None
         return save_diagnosis(self.trace, self.diagnosis, Path(run_dir))
 
+    def measure(self, model: keras.Model, *, history: list[dict[str, Any]] | None = None) -> Trace:
+        """Probe an already trained ``model`` once, outside ``fit`` (``cnn-doctor diagnose
+        RUN_DIR`` on a run trained without the Doctor). ``history`` (per-epoch logs) is kept as
+        the trace's curves; the probe is labelled with the last epoch. Signals only a run can
+        give (initial loss, weight movement) stay missing."""
+        self.set_model(model)
+        self._reset_state()
+        self.trace = Trace(context=self._infer_context())
+        self.trace.history = [_normalise_logs(row) for row in history or []]
+        self.trace.notes.append("measured after training: no initial loss or weight movement")
+        self.diagnosis = None
+        self._probe_model = self._build_probe_model()
+        try:
+            self._probe()
+        finally:
+            self._probe_model, self._act_specs, self._has_input_tap = None, [], False
+        return self.trace
+
     # --- keras hooks -----------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._reset_state()
@@ -307,13 +325,16 @@ class Doctor(keras.callbacks.Callback):
                     "and update-ratio signals are missing",
                 )
             finally:
-                for v, w in zip(variables, current, strict=True):
-                    v.assign(w)
-                for v, w in zip(model.non_trainable_variables, non_trainable, strict=True):
-                    v.assign(w)
+                restored = _restore(variables, current)
+                restored &= _restore(model.non_trainable_variables, non_trainable)
                 if optimizer is not None:
-                    for v, w in zip(optimizer.variables, opt_state, strict=True):
-                        v.assign(w)
+                    restored &= _restore(optimizer.variables, opt_state)
+                if not restored:
+                    self._warn(
+                        "restore",
+                        "cnn-doctor: the model's variables changed during a probe and could not "
+                        "all be restored; training may differ from an unprobed run",
+                    )
         elif y is None:
             self._warn(
                 "labels",
@@ -324,7 +345,7 @@ class Doctor(keras.callbacks.Callback):
 
     def _probe_forward(self, probe: Probe, x: np.ndarray, y: np.ndarray | None) -> None:
         """Inference-mode pass: activation statistics, output statistics, input statistics."""
-        channel_axis = -1 if keras.config.image_data_format() == "channels_last" else 1
+        channel_axis = self._channel_axis()
         try:
             if self._probe_model is not None:
                 outputs = self._probe_model(x, training=False)
@@ -360,6 +381,15 @@ class Doctor(keras.callbacks.Callback):
             probe.output = S.output_stats(final, y)
             if not probe.output.finite:
                 probe.finite = False
+
+    def _channel_axis(self) -> int:
+        """Channel axis of the model's feature maps: what its conv layers were built with (a
+        model may be built channels_first while Keras's global setting says channels_last)."""
+        for layer in self.model._flatten_layers(include_self=False):
+            data_format = getattr(layer, "data_format", None)
+            if data_format in ("channels_first", "channels_last"):
+                return 1 if data_format == "channels_first" else -1
+        return -1 if keras.config.image_data_format() == "channels_last" else 1
 
     def _build_probe_model(self) -> keras.Model | None:
         """A model sharing the user's layers whose outputs are [first-layer input, activations...,
@@ -433,7 +463,9 @@ class Doctor(keras.callbacks.Callback):
         frozen = [
             {"layer": layer.name, "params": int(sum(np.prod(w.shape) for w in layer.weights))}
             for layer in leaves
-            if not layer.trainable and layer.weights
+            # data-fitted layers (Normalization, patch whitening: they have ``adapt``) are
+            # frozen by design, not by mistake
+            if not layer.trainable and layer.weights and not hasattr(layer, "adapt")
         ]
         ctx["frozen_layers"] = frozen
         ctx["trainable_params"] = int(sum(np.prod(v.shape) for v in model.trainable_variables))
@@ -451,8 +483,16 @@ class Doctor(keras.callbacks.Callback):
         return ctx
 
 
+def _restore(variables: list[Any], values: list[np.ndarray]) -> bool:
+    """Assign saved values back; False if the variable list changed since they were saved."""
+    for variable, value in zip(variables, values, strict=False):
+        variable.assign(value)
+    return len(variables) == len(values)
+
+
 def _has_kernel(layer: Any) -> bool:
-    return any(len(w.shape) >= 2 for w in getattr(layer, "trainable_weights", []))
+    """A conv/dense-like layer (frozen or not): where "the input the first layer sees" is read."""
+    return any(len(w.shape) >= 2 for w in getattr(layer, "weights", []))
 
 
 def _activation_name(layer: Any) -> str | None:

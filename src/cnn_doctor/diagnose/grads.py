@@ -107,7 +107,13 @@ def _jax(model: keras.Model, x: np.ndarray, y: np.ndarray) -> ProbeGradients:
     optimizer_state = [v.value for v in optimizer.variables] if optimizer is not None else None
     grad_fn = jax.value_and_grad(model.compute_loss_and_updates, has_aux=True)
     (loss, aux), grads = grad_fn(
-        trainable, non_trainable, metrics, x, y, None, training=True,
+        trainable,
+        non_trainable,
+        metrics,
+        x,
+        y,
+        None,
+        training=True,
         optimizer_variables=optimizer_state,
     )
     # aux ends with (y_pred, non_trainable_variables, metrics_variables); Keras 3.x versions

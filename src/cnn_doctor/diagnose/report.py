@@ -161,13 +161,15 @@ def _plot_update_ratios(trace: Trace):
 
 
 def _plot_activations(trace: Trace):
+    """Left: dead (ReLU) / saturated (sigmoid, tanh) share per layer over time. Right: how much
+    each activation layer's response differs between images, input side left, one line per
+    probe -- a forward signal fading with depth slopes down to the right."""
     probes = [p for p in trace.probes if p.activations]
     if not probes:
         return None
-    fig = _figure(8, 4)
-    ax = fig.subplots()
+    fig = _figure(11, 4)
+    ax_frac, ax_sig = fig.subplots(1, 2)
     layers = [a.layer for a in probes[-1].activations]
-    plotted = False
     for layer in layers:
         for attr, label in (("dead_fraction", "dead"), ("saturated_fraction", "saturated")):
             values = []
@@ -176,15 +178,45 @@ def _plot_activations(trace: Trace):
                 value = getattr(stat, attr) if stat is not None else None
                 values.append(math.nan if value is None else value)
             if not all(math.isnan(v) for v in values):
-                ax.plot(
+                ax_frac.plot(
                     [p.epoch for p in probes], values, "-o", markersize=3, label=f"{layer} {label}"
                 )
-                plotted = True
-    if not plotted:
-        return None
-    ax.axhline(T.DEAD_LAYER_FRACTION, color="grey", lw=0.8, ls=":")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("epoch (probe)")
-    ax.set_title("dead (ReLU) / saturated (sigmoid, tanh) fraction per layer")
-    ax.legend(fontsize=7, ncol=2)
+    if ax_frac.lines:
+        ax_frac.axhline(T.DEAD_LAYER_FRACTION, color="grey", lw=0.8, ls=":")
+        ax_frac.set_ylim(-0.02, 1.02)
+        ax_frac.legend(fontsize=6, ncol=2)
+    else:
+        ax_frac.text(
+            0.5,
+            0.5,
+            "no ReLU / sigmoid / tanh layers",
+            ha="center",
+            va="center",
+            transform=ax_frac.transAxes,
+        )
+    ax_frac.set_xlabel("epoch (probe)")
+    ax_frac.set_title("dead / saturated fraction per layer", fontsize=9)
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for i, probe in enumerate(probes):
+        values = [
+            a.signal_std if a.signal_std and a.signal_std > 0 else math.nan
+            for a in probe.activations
+        ]
+        ax_sig.plot(
+            range(len(values)),
+            values,
+            "-o",
+            markersize=3,
+            color=cmap(i / max(len(probes) - 1, 1)),
+            label=f"epoch {probe.epoch}",
+        )
+    ax_sig.set_yscale("log")
+    ax_sig.set_xticks(range(len(layers)))
+    ax_sig.set_xticklabels(
+        [name.rsplit("/", 1)[-1] for name in layers], rotation=45, ha="right", fontsize=7
+    )
+    ax_sig.set_title("response spread across images (input side left)", fontsize=9)
+    ax_sig.legend(fontsize=6, ncol=2)
     return fig

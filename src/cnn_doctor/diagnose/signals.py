@@ -179,6 +179,20 @@ def dead_fraction(values: np.ndarray, *, channel_axis: int = -1) -> float:
     return float(np.mean(np.max(v, axis=0) <= 0))
 
 
+def signal_std(values: np.ndarray, *, channel_axis: int = -1) -> float:
+    """Mean over units of the std across examples of each unit's spatially averaged response.
+
+    Glorot & Bengio (2010) show the input-dependent part of the signal shrinking layer by layer
+    in deep sigmoid/tanh nets; a layer whose units respond identically to every image passes
+    nothing on, even where its weights still receive (input-independent) gradient.
+    """
+    v = np.asarray(values)
+    if channel_axis not in (-1, v.ndim - 1):
+        v = np.moveaxis(v, channel_axis, -1)
+    per_example = v.reshape(v.shape[0], -1, v.shape[-1]).mean(axis=1, dtype=np.float64)
+    return float(per_example.std(axis=0).mean())
+
+
 def activation_stats(
     layer: str, activation: str, values: np.ndarray, *, channel_axis: int = -1
 ) -> ActivationStat:
@@ -193,6 +207,8 @@ def activation_stats(
         mean=float(safe.mean(dtype=np.float64)) if v.size else 0.0,
         std=float(safe.std(dtype=np.float64)) if v.size else 0.0,
     )
+    if v.ndim >= 2 and v.shape[0] > 1:
+        stat.signal_std = signal_std(safe, channel_axis=channel_axis)
     if kind == "relu":
         stat.dead_fraction = dead_fraction(safe, channel_axis=channel_axis)
     elif kind == "saturating":

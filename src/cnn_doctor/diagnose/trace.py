@@ -95,6 +95,8 @@ class ActivationStat:
     ``dead_fraction`` (ReLU-like only): share of units (channels for conv maps) that are <= 0 for
     every probe example and position -- such a unit passes no gradient. ``saturated_fraction``
     (sigmoid/tanh only): share of values whose pre-activation lies beyond the saturation bound.
+    ``signal_std`` (all): how much the layer's response differs between probe images; when it
+    shrinks by orders of magnitude with depth the input no longer reaches the output.
     """
 
     layer: str
@@ -104,6 +106,9 @@ class ActivationStat:
     std: float
     dead_fraction: float | None = None
     saturated_fraction: float | None = None
+    # mean over units of the std *across probe images* of the unit's (spatially averaged)
+    # response: how much the layer's output depends on the input at all
+    signal_std: float | None = None
 
 
 @dataclass

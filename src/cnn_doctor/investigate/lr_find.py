@@ -357,8 +357,11 @@ def plot_lr_find(result: LRFindResult, path: str | Path) -> Path:
         ax.set_ylabel("training loss")
         finite = losses[ok]
         if finite.size:
+            # Top: cut the divergence spike (it would flatten the interesting part); bottom: keep
+            # the raw points, which run below the lagging smoothed curve where the loss falls.
             top = min(float(np.nanmax(finite)), 4 * float(np.nanmin(finite)))
-            bottom = float(np.nanmin(finite))
+            raw_ok = raw[np.isfinite(raw)]
+            bottom = min(float(np.nanmin(finite)), float(raw_ok.min()) if raw_ok.size else np.inf)
             pad = 0.05 * max(top - bottom, 1e-6)
             ax.set_ylim(bottom - pad, top + pad)
         ax.set_title(f"LR range test — {result.stop_reason}", fontsize=10)

@@ -1,6 +1,6 @@
 """``fast`` (the default): an airbench94 / ResNet-9-style net, chosen for accuracy per FLOP.
 
-stem conv3x3 (reference width 64) → BN → act, then 3 groups of
+a frozen 2x2 patch-whitening conv fitted to the data (``PatchWhitening``) → act, then 3 groups of
 ``conv3x3 → maxpool2 → BN → act → conv3x3 → BN → act`` with reference widths 64/256/256 (times
 ``model.width``; the default 0.5 gives 32/128/128, ~0.5M params, about a quarter of airbench94's
 FLOPs), → global max-pool → bias-free ``logits`` Dense whose input is scaled by 1/9.
@@ -9,7 +9,9 @@ Kept from airbench (cheap, and each measured to help there): pooling *before* BN
 without a learnable scale (airbench freezes the BN weight at 1), a bias-free head, the 1/9 head
 scale — applied by a ``Rescaling`` layer *before* the ``logits`` Dense, which for a bias-free linear
 layer is the same function as scaling its output, so the ``logits`` layer still emits the model's
-logits. Dropped: the frozen patch-whitening stem, dirac init, BN-bias LR multipliers and lookahead.
+logits; the patch-whitening stem (measured here on a 10k-image subset, 4 epochs, side by side:
+val accuracy 0.619 with it vs 0.606 with a plain conv stem, and a cheaper first layer). Dropped:
+dirac init, BN-bias LR multipliers and lookahead.
 
 ``model.depth`` = convs per group (0 → 2, as airbench94; 3 is how airbench95/96 deepen it; 1 keeps
 only the pooling conv). The number of groups stays 3 because each one halves the resolution and
@@ -23,9 +25,9 @@ import keras
 from cnn_doctor.config import ModelConfig
 from cnn_doctor.models.layers import LayerMaker, image_input, scaled
 from cnn_doctor.models.registry import register_model
+from cnn_doctor.models.whitening import PatchWhitening
 
 REFERENCE_DEPTH = 2
-STEM_WIDTH = 64
 GROUP_WIDTHS = (64, 256, 256)
 HEAD_SCALE = 1.0 / 9.0
 
@@ -36,8 +38,7 @@ def fast(cfg: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> ke
     make = LayerMaker(cfg)
     convs = cfg.depth or REFERENCE_DEPTH
     inputs = image_input(input_shape)
-    x = make.conv(inputs, scaled(STEM_WIDTH, cfg.width), "stem_conv")
-    x = make.bn(x, "stem_bn", scale=False)
+    x = PatchWhitening(name="whiten")(inputs)  # fitted by the trainer (``adapt``), then frozen
     x = make.act(x, "stem")
     for group, width in enumerate(GROUP_WIDTHS, start=1):
         channels = scaled(width, cfg.width)

@@ -110,7 +110,7 @@ class ClassImbalance(IssueManager):
             }
             if not severity:
                 continue
-            minority = np.flatnonzero(counts * self.info_ratio <= counts.max())
+            minority = np.flatnonzero(counts * self.info_ratio <= counts.mean())
             names = [data.class_names[c] for c in minority]
             problems.append(
                 f"{split}: max/min = {'∞' if not np.isfinite(ratio) else f'{ratio:.1f}'}"
@@ -147,7 +147,7 @@ class ClassImbalance(IssueManager):
                         "cleanlab_rare_class_below_fraction_of_uniform": CLEANLAB_RARE,
                         "max_total_variation": self.max_tv,
                     },
-                    "item_rule": "records of classes with count <= max count / info_ratio",
+                    "item_rule": "records of classes with count <= mean class count / info_ratio",
                 },
                 fixes=(
                     Fix(

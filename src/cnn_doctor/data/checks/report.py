@@ -140,6 +140,15 @@ def dataset_summary(data: DataCheckInput) -> dict[str, Any]:
         "train_channel_std_0_1": [round(float(v) / 255, 4) for v in std],
         "train_class_counts": np.bincount(data.y_train, minlength=data.num_classes).tolist(),
     }
+    if data.normalize or data.normalizer is not None:
+        from cnn_doctor.data.checks.normalization import UnnormalizedInputs
+
+        m = UnnormalizedInputs().measure(data)
+        summary["normalization"] = {
+            "mode": m["mode"],
+            "input_channel_mean": m["input_mean"],
+            "input_channel_std": m["input_std"],
+        }
     if data.y_test is not None:
         summary["test_class_counts"] = np.bincount(data.y_test, minlength=data.num_classes).tolist()
     if data.val_rows is not None:

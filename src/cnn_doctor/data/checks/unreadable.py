@@ -31,8 +31,8 @@ class UnreadableRecords(IssueManager):
         files = sorted({r.file for r in bad})
         reasons: dict[str, int] = {}
         for r in bad:
-            kind = r.reason.split(":")[0].split(" ")[0:2]
-            reasons[" ".join(kind)] = reasons.get(" ".join(kind), 0) + 1
+            kind = " ".join(r.reason.split(":")[0].split(" ")[:2])  # "label byte", "truncated …"
+            reasons[kind] = reasons.get(kind, 0) + 1
         return [
             Finding(
                 id=self.name,
@@ -45,6 +45,7 @@ class UnreadableRecords(IssueManager):
                 ),
                 evidence={
                     "count": len(bad),
+                    "by_reason": reasons,
                     "files": files,
                     "records": [
                         {"item": [r.split, r.index], "file": r.file, "reason": r.reason}

@@ -68,18 +68,31 @@ def _activation_fixes(trace: Trace, why_prefix: str) -> list[Fix]:
     return fixes
 
 
+def _signal_ends(probe: Probe) -> tuple[str, float, str, float] | None:
+    """(first layer, its signal_std, last layer, its signal_std) over the activation layers."""
+    stats = [a for a in probe.activations if a.signal_std is not None]
+    if len(stats) < 2:
+        return None
+    return stats[0].layer, stats[0].signal_std, stats[-1].layer, stats[-1].signal_std
+
+
 @register
 class VanishingGradients(Detector):
-    """The first layers receive (almost) no gradient, so they stop learning.
+    """The learning signal dies out with depth, so the early layers stop learning.
 
-    AUTOTRAINER's rule: ||g_first|| / ||g_last|| < 1e-3 and ||g_first|| < 1e-4; TheDeepChecker's:
-    every gradient norm < 1e-6. Must hold at most probes (a single probe can be unlucky).
+    Backward view, on weight gradients: AUTOTRAINER's rule ||g_first|| / ||g_last|| < 1e-3 and
+    ||g_first|| < 1e-4, or TheDeepChecker's every gradient norm < 1e-6. Forward view (Glorot &
+    Bengio 2010, who trace the problem through both passes): how much the last activation
+    layer's response differs between images, relative to the first's, below the same 1e-3. The
+    forward view catches deep sigmoid stacks whose weight gradients look healthy in norm but
+    carry no input-dependent part (every image reaches the head as the same vector). A view must
+    hold at most probes (a single probe can be unlucky).
     """
 
     id = "vanishing_gradients"
     area = "architecture"
-    description = "gradients shrink towards the first layers until those layers stop learning"
-    requires = ("gradients",)
+    description = "the learning signal dies out with depth; early layers stop learning"
+    requires_any = ("gradients", "activations")
     consequence_of = (
         "saturated_activations",
         "dead_relu",
@@ -95,19 +108,18 @@ class VanishingGradients(Detector):
         first_last_ratio: float = T.VANISHING_FIRST_LAST_RATIO,
         first_norm: float = T.VANISHING_FIRST_NORM,
         abs_norm: float = T.VANISHING_ABS_NORM,
+        signal_ratio: float = T.VANISHING_SIGNAL_RATIO,
         persistence: float = T.PERSISTENT_PROBE_FRACTION,
     ) -> None:
         self.first_last_ratio = positive("first_last_ratio", first_last_ratio)
         self.first_norm = positive("first_norm", first_norm)
         self.abs_norm = positive("abs_norm", abs_norm)
+        self.signal_ratio = positive("signal_ratio", signal_ratio)
         self.persistence = fraction("persistence", persistence)
 
-    def check(self, trace: Trace) -> list[Finding]:
-        probes = _grad_probes(trace)
-        if not probes:
-            return []
+    def _backward(self, trace: Trace) -> tuple[list[bool], list[float], list[bool]]:
         flags, ratios, silent = [], [], []
-        for probe in probes:
+        for probe in _grad_probes(trace):
             grads = _kernel_grads(probe)
             first, last = grads[0][1], grads[-1][1]
             ratio = first / last if last > 0 else math.nan
@@ -116,45 +128,91 @@ class VanishingGradients(Detector):
             no_signal = max(g for _, g in grads) < self.abs_norm
             silent.append(no_signal)
             flags.append(bool(autotrainer or no_signal))
-        if not persistent(flags, self.persistence):
+        return flags, ratios, silent
+
+    def _forward(self, trace: Trace) -> tuple[list[bool], list[float]]:
+        flags, ratios = [], []
+        for probe in trace.probes:
+            ends = _signal_ends(probe) if probe.finite else None
+            if ends is None or ends[1] <= 0:
+                continue
+            ratio = ends[3] / ends[1]
+            ratios.append(ratio)
+            flags.append(ratio < self.signal_ratio)
+        return flags, ratios
+
+    def check(self, trace: Trace) -> list[Finding]:
+        back_flags, back_ratios, silent = self._backward(trace)
+        fwd_flags, fwd_ratios = self._forward(trace)
+        backward = persistent(back_flags, self.persistence)
+        forward = persistent(fwd_flags, self.persistence)
+        if not (backward or forward):
             return []
-        grads = _kernel_grads(probes[-1])
-        last = grads[-1][1]
-        vanished = [layer for layer, g in grads if last > 0 and g / last < self.first_last_ratio]
-        share = sum(flags) / len(flags)
-        severity = "critical" if flags[-1] else "warning"
-        if sum(silent) * 2 >= len(silent):
-            summary = (
-                f"No gradient reaches the network: every layer's gradient norm is below "
-                f"{fmt(self.abs_norm)} at {sum(silent)}/{len(silent)} probes."
-            )
-        else:
-            finite_ratios = [r for r in ratios if r == r]
-            summary = (
-                f"Gradients vanish towards the input: first/last layer gradient-norm ratio "
-                f"{fmt(finite_ratios[-1] if finite_ratios else math.nan)} "
-                f"(< {fmt(self.first_last_ratio)}) at {sum(flags)}/{len(flags)} probes; "
-                f"{len(vanished)} of {len(grads)} layers barely learn."
-            )
-        evidence = {
-            "first_last_ratio": [None if math.isnan(r) else r for r in ratios],
-            "grad_norms_last_probe": dict(grads),
-            "vanished_layers": vanished,
-            "no_gradient_probes": sum(silent),
-            "probes_flagged": f"{sum(flags)}/{len(flags)}",
+        evidence: dict = {
+            "views": [v for v, on in (("backward", backward), ("forward", forward)) if on],
             "thresholds": {
                 "first_last_ratio": self.first_last_ratio,
                 "first_norm": self.first_norm,
                 "abs_norm": self.abs_norm,
-                "source": "AUTOTRAINER (ICSE'21); TheDeepChecker (TOSEM'22)",
+                "signal_ratio": self.signal_ratio,
+                "source": "AUTOTRAINER (ICSE'21); TheDeepChecker (TOSEM'22); Glorot & Bengio "
+                "(AISTATS 2010) for the forward view",
             },
         }
+        parts = []
+        if backward:
+            probe = _grad_probes(trace)[-1]
+            grads = _kernel_grads(probe)
+            last = grads[-1][1]
+            vanished = [
+                layer for layer, g in grads if last > 0 and g / last < self.first_last_ratio
+            ]
+            evidence.update(
+                gradient_first_last_ratio=[None if math.isnan(r) else r for r in back_ratios],
+                grad_norms_last_probe=dict(grads),
+                vanished_layers=vanished,
+                no_gradient_probes=sum(silent),
+                gradient_probes_flagged=f"{sum(back_flags)}/{len(back_flags)}",
+            )
+            if sum(silent) * 2 >= len(silent):
+                parts.append(
+                    f"no gradient reaches the network (every layer's gradient norm below "
+                    f"{fmt(self.abs_norm)} at {sum(silent)}/{len(silent)} probes)"
+                )
+            else:
+                finite_ratios = [r for r in back_ratios if r == r]
+                parts.append(
+                    f"first/last layer gradient-norm ratio "
+                    f"{fmt(finite_ratios[-1] if finite_ratios else math.nan)} (< "
+                    f"{fmt(self.first_last_ratio)}) at {sum(back_flags)}/{len(back_flags)} "
+                    f"probes; {len(vanished)} of {len(grads)} layers barely learn"
+                )
+        if forward:
+            ends = next(
+                _signal_ends(p) for p in reversed(trace.probes) if _signal_ends(p) is not None
+            )
+            evidence.update(
+                signal_first_last_ratio=fwd_ratios,
+                signal_first=dict([ends[:2]]),
+                signal_last=dict([ends[2:]]),
+                signal_probes_flagged=f"{sum(fwd_flags)}/{len(fwd_flags)}",
+            )
+            parts.append(
+                f"the input signal fades with depth: responses differ between images by "
+                f"{fmt(ends[1])} at {ends[0]} but {fmt(ends[3])} at {ends[2]} (ratio "
+                f"{fmt(fwd_ratios[-1])} < {fmt(self.signal_ratio)})"
+            )
+        flags = back_flags if backward else fwd_flags
+        share = sum(flags) / len(flags)
+        severity = "critical" if flags[-1] else "warning"
+        summary = "Vanishing gradients: " + "; ".join(parts) + "."
         fixes = _activation_fixes(trace, "vanishing gradients come from small derivatives")
         if from_pipeline(trace):
             depth = config_value(trace, "model", "depth", 0)
             if depth:
                 fixes.append(Fix("model.depth=0", "the family's reference depth trains reliably"))
-        return [self.finding(severity, 0.6 + 0.35 * share, summary, evidence, fixes)]
+        confidence = 0.6 + 0.35 * share + (0.05 if backward and forward else 0.0)
+        return [self.finding(severity, confidence, summary, evidence, fixes)]
 
 
 @register
@@ -264,8 +322,12 @@ class DeadReLU(Detector):
         self.layer_fraction = fraction("layer_fraction", layer_fraction)
         self.network_fraction = fraction("network_fraction", network_fraction)
         self.critical_fraction = fraction("critical_fraction", critical_fraction)
-        ordered("network_fraction", self.network_fraction, "critical_fraction",
-                self.critical_fraction + 1e-12)
+        ordered(
+            "network_fraction",
+            self.network_fraction,
+            "critical_fraction",
+            self.critical_fraction + 1e-12,
+        )
 
     def check(self, trace: Trace) -> list[Finding]:
         probe = _last_with(trace, "activations")
@@ -486,7 +548,8 @@ class MissingSoftmax(Detector):
 
 @register
 class FrozenLayers(Detector):
-    """Weights that never change: layers set ``trainable=False`` or variables never updated.
+    """Weights that never change: layers set ``trainable=False``, or trainable variables that
+    receive gradient yet never move (the optimizer skips them).
 
     A deliberately frozen pretrained backbone is fine while accuracy improves, so alone this is
     ``info``; it becomes a ``warning`` when training stalls, when most parameters are frozen, or
@@ -514,17 +577,26 @@ class FrozenLayers(Detector):
             str(item["layer"]): int(item.get("params", 0))
             for item in trace.context.get("frozen_layers") or []
         }
-        # trainable variables whose update was exactly zero at every trained probe
+        # trainable variables whose update was exactly zero at every trained probe although they
+        # received gradient (zero gradient is a dead/saturated path, reported by those detectors)
         moved: dict[str, list[float]] = {}
+        grads: dict[str, list[float]] = {}
         sizes: dict[str, int] = {}
-        for probe in trace.trained_probes():
+        for probe in trace.probes:
             if not probe.finite:
                 continue
             for w in probe.weights:
-                if w.moved is not None:
+                if w.grad_norm is not None:
+                    grads.setdefault(w.name, []).append(w.grad_norm)
+                if probe.epoch > 0 and w.moved is not None:
                     moved.setdefault(w.name, []).append(w.moved)
                     sizes[w.name] = w.size
-        stuck = sorted(name for name, values in moved.items() if all(v == 0.0 for v in values))
+        stuck = sorted(
+            name
+            for name, values in moved.items()
+            if all(v == 0.0 for v in values)
+            and not (grads.get(name) and all(g == 0.0 for g in grads[name]))
+        )
         if not declared and not stuck:
             return []
         frozen_params = sum(declared.values()) + sum(sizes[n] for n in stuck)
@@ -663,7 +735,8 @@ class Underfitting(Detector):
     """Training loss has flattened far above what the model could reach.
 
     Defined relative to the run itself, not absolute accuracy: the loss stopped decreasing
-    (TheDeepChecker: < 5% drop over a 5-observation window; here the last min(5, epochs) epochs)
+    (TheDeepChecker: < 5% drop over a 5-observation window; here the recent half of the run,
+    3 to 5 epochs)
     AND less than half of the reachable decrease (initial loss -> label-smoothing floor) happened.
     A short healthy run is still decreasing, a converged one has used most of the range; neither
     fires.
@@ -708,7 +781,9 @@ class Underfitting(Detector):
         loss = trace.series("loss")
         if loss.size < self.min_epochs or not np.all(np.isfinite(loss)):
             return []
-        window = min(self.window, loss.size)
+        # the recent half of the run (3 to `window` epochs): a short run's first epochs always
+        # fall steeply and would hide a plateau reached since
+        window = min(self.window, max(self.min_epochs, loss.size // 2))
         decrease = S.relative_decrease(loss, window)
         if not decrease < self.min_decrease:
             return []

@@ -66,11 +66,13 @@ class Detector:
     def missing(self, signals: set[str]) -> str | None:
         """Why this detector cannot run on a trace holding ``signals``, or None if it can."""
         absent = [name for name in self.requires if name not in signals]
+        hinted = list(absent)
         if self.requires_any and not any(name in signals for name in self.requires_any):
             absent.append(" or ".join(self.requires_any))
+            hinted.extend(self.requires_any)
         if not absent:
             return None
-        hints = sorted({SIGNAL_HINTS[a] for a in absent if a in SIGNAL_HINTS})
+        hints = sorted({SIGNAL_HINTS[a] for a in hinted if a in SIGNAL_HINTS})
         reason = f"needs {', '.join(absent)}"
         return f"{reason} ({'; '.join(hints)})" if hints else reason
 
@@ -170,11 +172,9 @@ def current_lr(trace: Trace) -> float | None:
 
 
 def fmt(value: float, digits: int = 3) -> str:
-    """Compact number formatting for summaries: 0.000123 -> 1.23e-04, 2.5 -> 2.5."""
+    """Compact numbers for summaries and overrides: 0.001 -> 0.001, 2.2e-07 -> 2.2e-07, 2.5."""
     if value is None or not math.isfinite(value):
         return str(value)
-    if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e4):
-        return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
 
 

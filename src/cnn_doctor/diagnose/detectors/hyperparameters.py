@@ -90,6 +90,8 @@ class Diverged(Detector):
     area = "hyperparameters"
     description = "NaN/inf loss, gradients or weights"
     requires_any = ("loss", "probes")
+    # divergence is the visible end of these; when one is found it is the thing to fix
+    consequence_of = ("exploding_gradients", "nonfinite_inputs", "unnormalized_inputs")
 
     def __init__(self, *, huge_loss: float = T.LOSS_HUGE) -> None:
         self.huge_loss = positive("huge_loss", huge_loss)
@@ -159,7 +161,13 @@ class LrTooHigh(Detector):
     area = "hyperparameters"
     description = "learning rate too high: loss spikes, rises or oscillates"
     requires_any = ("loss", "update_ratios", "weight_updates")
-    consequence_of = ("unnormalized_inputs", "nonfinite_inputs")
+    # a loss the output layer cannot minimise sensibly spikes and oscillates at any LR
+    consequence_of = (
+        "unnormalized_inputs",
+        "nonfinite_inputs",
+        "missing_softmax",
+        "double_softmax",
+    )
 
     def __init__(
         self,

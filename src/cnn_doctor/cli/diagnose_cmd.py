@@ -1,0 +1,131 @@
+"""``cnn-doctor diagnose``: why a run's accuracy does not improve, and what to change.
+
+Three ways in:
+
+    cnn-doctor diagnose --set model.activation=sigmoid     # our pipeline, instrumented run
+    cnn-doctor diagnose --model my_pkg.nets:build -c my.toml   # your network, our data/training
+    cnn-doctor diagnose runs/20250101-120000-fast           # a finished run, after the fact
+
+Exit code 0 whatever is found; non-zero only when the diagnosis itself could not run (2 for a
+user mistake, with a one-line message).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from cnn_doctor.cli.app import app, console, fail, select_backend, user_errors
+
+ConfigOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on 3.10
+    typer.Option("--config", "-c", help="TOML config file, or a preset name (default, seed)."),
+]
+SetOption = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
+]
+
+
+def load_builder(spec: str) -> Callable[..., Any]:
+    """``package.module:function`` -> the function; every failure is a one-line user error."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        fail(f"--model {spec!r}: expected package.module:function, e.g. my_pkg.nets:build")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        fail(f"--model {spec!r}: cannot import {module_name!r} ({error})")
+    builder = getattr(module, attr, None)
+    if not callable(builder):
+        fail(f"--model {spec!r}: {module_name} has no function {attr!r}")
+    return builder
+
+
+@app.command()
+def diagnose(
+    run_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Diagnose this finished run directory instead of training."),
+    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--model",
+            "-m",
+            help="Your model builder, package.module:function; "
+            "called as f(input_shape=..., num_classes=...).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/."),
+    ] = None,
+    epochs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--epochs", min=1, help="Train this many epochs (default: the config's)."),
+    ] = None,
+    json_path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--json", help="Also write the findings as JSON here."),
+    ] = None,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            "--probe/--no-probe",
+            help="RUN_DIR without trace.json: probe the saved "
+            "model on the run's data (else diagnose the curves only).",
+        ),
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train briefly with instrumentation (or read a finished run) and rank what is wrong."""
+    with user_errors():
+        if run_dir is not None:
+            if config or set_ or model or epochs:
+                fail("RUN_DIR is diagnosed as it was trained; drop --config/--set/--model/--epochs")
+            _diagnose_run_dir(run_dir, json_path, probe)
+            return
+        from cnn_doctor.config import load_config
+
+        extra = [f"data.data_dir={data_dir}"] if data_dir else []
+        extra += [f"optim.epochs={epochs}"] if epochs else []
+        cfg = load_config(config, [*(set_ or []), *extra])
+        select_backend(cfg.run.backend)
+        builder = load_builder(model) if model else None
+        from cnn_doctor.diagnose.pipeline import instrumented_train
+        from cnn_doctor.diagnose.render import print_diagnosis
+
+        result, doctor = instrumented_train(
+            cfg, model_builder=builder, console=console, quiet=quiet, json_path=json_path
+        )
+        print_diagnosis(doctor.diagnosis, console=console)
+        console.print(f"run: {result.run_dir}\nreport: {result.run_dir / 'report.html'}")
+
+
+def _diagnose_run_dir(run_dir: Path, json_path: Path | None, probe: bool) -> None:
+    if not run_dir.is_dir():
+        fail(f"{run_dir} is not a directory")
+    if not (run_dir / "trace.json").is_file() and not (run_dir / "config.toml").is_file():
+        fail(f"{run_dir} is not a run directory (neither trace.json nor config.toml)")
+    if (run_dir / "config.toml").is_file():
+        from cnn_doctor.config import config_from_dict, tomllib
+
+        saved = config_from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
+        select_backend(saved.run.backend)
+    from cnn_doctor.diagnose import diagnose_trace
+    from cnn_doctor.diagnose.pipeline import trace_from_run_dir
+    from cnn_doctor.diagnose.render import print_diagnosis
+    from cnn_doctor.diagnose.report import save_diagnosis
+
+    trace = trace_from_run_dir(run_dir, probe=probe)
+    diagnosis = diagnose_trace(trace)
+    save_diagnosis(trace, diagnosis, run_dir, json_path=json_path)
+    print_diagnosis(diagnosis, console=console)
+    console.print(f"report: {run_dir / 'report.html'}")
