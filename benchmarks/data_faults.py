@@ -222,6 +222,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="time the full 60k check (CLI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--save-probs", type=Path, help="save out-of-fold probabilities, labels, flips (.npz)"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -285,6 +288,14 @@ def main() -> None:
                 f"  fold {d}/{k} done at {time.perf_counter() - t0:.0f} s", flush=True
             ),
         )
+        if args.save_probs:
+            np.savez_compressed(
+                args.save_probs,
+                probs=data.pred_probs,
+                labels=y2,
+                flipped=np.array(sorted(i for _, i in expected["label_issues"])),
+                other_planted=np.array(sorted(i for s, i in touched if s == "train")),
+            )
         (label_finding,) = run_data_check_suite(data, ["label_issues"]).findings or (None,)
         flagged = set(label_finding.items) if label_finding else set()
         other_planted = touched - expected["label_issues"]

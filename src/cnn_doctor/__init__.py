@@ -13,7 +13,9 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from cnn_doctor.diagnose.doctor import Doctor
 
-__all__ = ["Doctor", "__version__"]
+from cnn_doctor.investigate.lr_find import lr_find  # noqa: E402  (loads neither keras nor optuna)
+
+__all__ = ["Doctor", "__version__", "lr_find"]
 
 
 def __getattr__(name: str) -> Any:

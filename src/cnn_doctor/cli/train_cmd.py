@@ -81,7 +81,7 @@ def train(
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Rebuild ``report.html`` of a run directory from what it holds."""
+    """Rebuild report.html of a run directory from what it holds."""
     from cnn_doctor.report.html import write_report
 
     if not run_dir.is_dir():

@@ -307,6 +307,7 @@ class Doctor(keras.callbacks.Callback):
                     result = probe_gradients(model, x[: self.grad_size], y[: self.grad_size])
                 loss = result.data_loss if result.data_loss is not None else result.loss
                 probe.loss = float(loss)
+                probe.total_loss = float(result.loss)
                 probe.finite = probe.finite and math.isfinite(probe.loss)
                 for stat, grad in zip(probe.weights, result.grads, strict=True):
                     g = keras.ops.convert_to_numpy(grad)

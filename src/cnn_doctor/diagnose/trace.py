@@ -156,6 +156,7 @@ class Probe:
     epoch: int
     step: int
     loss: float | None = None
+    total_loss: float | None = None  # loss + regularisation terms: what Keras logs as "loss"
     lr: float | None = None  # the optimizer's learning rate at this point
     finite: bool = True
     weights: list[WeightStat] = field(default_factory=list)
@@ -207,6 +208,16 @@ class Trace:
     def initial_loss(self) -> float | None:
         probe = self.initial_probe
         return None if probe is None or probe.loss is None else float(probe.loss)
+
+    @property
+    def start_loss(self) -> float | None:
+        """The untrained model's loss on the scale of the logged training loss (which includes
+        regularisation terms), for comparing curves with where they started."""
+        probe = self.initial_probe
+        if probe is None:
+            return None
+        value = probe.total_loss if probe.total_loss is not None else probe.loss
+        return None if value is None else float(value)
 
     def trained_probes(self) -> list[Probe]:
         """Probes taken after at least one epoch of training."""

@@ -70,6 +70,7 @@ def test_flipped_labels_are_found_and_ranked_by_self_confidence() -> None:
     confidences = [w["self_confidence"] for w in finding.evidence["worst"]]
     assert confidences == sorted(confidences)
     assert finding.evidence["model"]["folds"] == 3
+    assert finding.severity == "warning" and "Unreliable" not in finding.summary
 
 
 def test_a_label_subset_reports_record_indices_of_the_subset() -> None:
@@ -97,3 +98,14 @@ def test_our_trainer_provides_the_out_of_fold_probabilities() -> None:
     probs = out_of_fold_probs(data.x_train, data.y_train, trainer_fit_predict(config, 10), folds=2)
     assert probs.shape == (80, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_weak_model_downgrades_the_finding_and_says_why() -> None:
+    rng = np.random.default_rng(0)
+    y = np.arange(400) % 10
+    probs = rng.dirichlet(np.ones(10), size=400)  # a model at chance
+    data = DataCheckInput(synthetic_cifar10(400, 10).x_train, y, pred_probs=probs)
+    findings = get_check("label_issues").find_issues(data)
+    for finding in findings:
+        assert finding.severity == "info" and finding.confidence <= 0.2
+        assert "Unreliable" in finding.summary

@@ -788,7 +788,7 @@ class Underfitting(Detector):
         if not decrease < self.min_decrease:
             return []
         classes = trace.num_classes()
-        start = trace.initial_loss
+        start = trace.start_loss
         if start is None or not math.isfinite(start):
             start = math.log(classes) if classes else float(loss[0])
         smoothing = float(
@@ -811,7 +811,7 @@ class Underfitting(Detector):
             "train_loss": loss.tolist(),
             "window_decrease": decrease,
             "progress": progress,
-            "initial_loss": start,
+            "start_loss": start,
             "loss_floor": floor,
             "thresholds": {
                 "window": window,

@@ -192,7 +192,7 @@ class LrTooHigh(Detector):
         symptoms: dict[str, Any] = {}
         loss = S.finite(trace.series("loss"))
         classes = trace.num_classes()
-        start = trace.initial_loss
+        start = trace.start_loss
         if start is None or not math.isfinite(start):
             start = math.log(classes) if classes else None
         if start and loss.size and float(loss.max()) > start * (1 + self.spike):
@@ -315,7 +315,7 @@ class LrTooLow(Detector):
         window = min(self.window, loss.size)
         decrease = S.relative_decrease(loss, window)
         classes = trace.num_classes()
-        start = trace.initial_loss or (math.log(classes) if classes else float(loss[0]))
+        start = trace.start_loss or (math.log(classes) if classes else float(loss[0]))
         if float(loss.max()) > start * (1 + T.INITIAL_LOSS_REL_DEVIATION):
             return []  # the loss blew up at some point: whatever is small now, it is not the LR
         smoothing = float(trace.context.get("label_smoothing") or 0.0)
@@ -384,7 +384,7 @@ def overfit_evidence(
     if not train[-1] < train[best]:
         return None
     classes = trace.num_classes()
-    start = trace.initial_loss
+    start = trace.start_loss
     if start is None or not math.isfinite(start):
         start = math.log(classes) if classes else None
     if start is not None and not (train[-1] < start and val[best] < start):
