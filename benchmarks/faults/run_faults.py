@@ -69,6 +69,24 @@ def run_case(case: Case, args: argparse.Namespace, data_dir: Path, out_dir: Path
     }
 
 
+def rescore(row: dict) -> dict:
+    """Re-diagnose a finished case from its saved trace.json (detectors changed, no retraining)."""
+    from cnn_doctor.diagnose import diagnose_trace
+    from cnn_doctor.diagnose.trace import Trace
+
+    if not row.get("run_dir") or not (Path(row["run_dir"]) / "trace.json").is_file():
+        return row
+    diagnosis = diagnose_trace(Trace.load(Path(row["run_dir"])))
+    ids = diagnosis.ids()
+    return dict(
+        row,
+        found=[[f.id, f.severity, f.confidence] for f in diagnosis.findings],
+        rank=next((i + 1 for i, ident in enumerate(ids) if ident in row["expected"]), None),
+        serious=[f.id for f in diagnosis.findings if f.severity in SERIOUS],
+        skipped=diagnosis.skipped,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="folder with cifar-10-batches-bin/")
@@ -84,7 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset", type=int, default=0, help="override data.subset")
     parser.add_argument("--out", type=Path, default=None, help="where runs and results go")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="re-diagnose the runs of an earlier results.json (no training)",
+    )
     args = parser.parse_args(argv)
+    if args.rescore:
+        previous = json.loads(args.rescore.read_text())
+        args.out = args.out or args.rescore.parent
+        args.synthetic = 1 if previous["totals"]["data"].startswith("synthetic") else 0
+        return report([rescore(row) for row in previous["cases"]], args, previous["totals"]["data"])
 
     import keras
 
@@ -114,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cases {sorted(unknown)}")
 
     print(f"data: {source}; backend {keras.backend.backend()}; base overrides: {' '.join(BASE)}")
-    print(f"{'case':24} {'area':15} {'expected':34} {'rank':>4}  found (ranked)")
+    _header()
     results = []
     for case in cases:
         try:
@@ -130,19 +159,38 @@ def main(argv: list[str] | None = None) -> int:
                 "error": repr(error),
             }
         results.append(row)
-        found = ", ".join(f"{i}({s[0]})" for i, s, _ in row["found"]) or row.get("error", "-")
-        rank = "-" if not case.expected else (row["rank"] or "miss")
-        print(
-            f"{case.name:24} {case.area:15} {'|'.join(case.expected) or '(healthy)':34} "
-            f"{rank!s:>4}  {found}",
-            flush=True,
-        )
+        _print_row(row)
+    return report(results, args, source, print_rows=False)
+
+
+def _header() -> None:
+    print(f"{'case':24} {'area':15} {'expected':34} {'rank':>4}  found (ranked)")
+
+
+def _print_row(row: dict) -> None:
+    found = ", ".join(f"{i}({s[0]})" for i, s, _ in row["found"]) or row.get("error", "-")
+    rank = "-" if not row["expected"] else (row["rank"] or "miss")
+    expected = "|".join(row["expected"]) or "(healthy)"
+    print(f"{row['case']:24} {row['area']:15} {expected:34} {rank!s:>4}  {found}", flush=True)
+
+
+def report(
+    results: list[dict], args: argparse.Namespace, source: str, *, print_rows: bool = True
+) -> int:
+    """Print the per-case table (unless already printed) and the totals; save results.json."""
+    out = args.out
+    if print_rows:
+        _header()
+        for row in results:
+            _print_row(row)
+    cases = {c.name: c for c in [*FAULTS, *HEALTHY]}
 
     skipped_synthetic = []
     if args.synthetic:
-        by_name = {c.name: c for c in cases}
         skipped_synthetic = [
-            r["case"] for r in results if "needs_real_data" in by_name[r["case"]].tags
+            r["case"]
+            for r in results
+            if r["case"] in cases and "needs_real_data" in cases[r["case"]].tags
         ]
         results_scored = [r for r in results if r["case"] not in skipped_synthetic]
     else:

@@ -5,6 +5,7 @@ Commands are listed in ``--help`` in registration order, so the main job comes f
 
 # isort: off
 from cnn_doctor.cli import train_cmd  # noqa: F401  (registers commands)
+from cnn_doctor.cli import diagnose_cmd  # noqa: F401
 from cnn_doctor.cli import data_check_cmd  # noqa: F401
 from cnn_doctor.cli import investigate_cmd  # noqa: F401
 

@@ -128,7 +128,7 @@ def data_check(
             "--json",
             metavar="PATH",
             help="Also write the findings (with every flagged "
-            "record as [split, index]) to this JSON file.",
+            "record as split + index pairs) to this JSON file.",
         ),
     ] = None,
     out: Annotated[

@@ -625,6 +625,8 @@ class PredictionCollapse(Detector):
         "unnormalized_inputs",
         "nonfinite_inputs",
         "frozen_layers",
+        "lr_too_low",
+        "batch_size_extreme",
     )
 
     def __init__(self, *, share: float = T.COLLAPSE_FRACTION) -> None:
