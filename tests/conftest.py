@@ -9,6 +9,11 @@ by convention — tests that need to break files should write their own copy.
 
 from __future__ import annotations
 
+import os
+
+# Our pipeline's default backend, pinned before anything imports keras.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 from collections.abc import Iterator
 from pathlib import Path
 
