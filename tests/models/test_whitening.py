@@ -1,4 +1,4 @@
-"""PatchWhitening: fitted filters decorrelate 2x2 patches, in both data formats, and survive save."""
+"""PatchWhitening: fitted filters decorrelate 2x2 patches in both data formats and survive save."""
 
 from __future__ import annotations
 
