@@ -11,7 +11,8 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -27,6 +28,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 EXIT_USER_ERROR = 2
+
+# Options several commands share (typer needs Optional, not `X | None`, on Python 3.10).
+ConfigOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--config", "-c", help="TOML config file, or a preset name (default, seed)."),
+]
+SetOption = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
+]
+DataDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/ (else $CNN_DOCTOR_DATA)."),
+]
 
 
 def fail(message: str) -> NoReturn:

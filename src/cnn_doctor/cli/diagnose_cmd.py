@@ -19,16 +19,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from cnn_doctor.cli.app import app, console, fail, select_backend, user_errors
-
-ConfigOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on 3.10
-    typer.Option("--config", "-c", help="TOML config file, or a preset name (default, seed)."),
-]
-SetOption = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
-]
+from cnn_doctor.cli.app import (
+    ConfigOption,
+    SetOption,
+    app,
+    console,
+    fail,
+    select_backend,
+    user_errors,
+)
 
 
 def load_builder(spec: str) -> Callable[..., Any]:

@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from cnn_doctor.cli.app import app, console, fail, select_backend, user_errors
+from cnn_doctor.cli.app import (
+    DataDirOption,
+    SetOption,
+    app,
+    console,
+    fail,
+    select_backend,
+    user_errors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_doctor.config import Config
     from cnn_doctor.investigate.study import StudySpec, WorkState
 
-SetOption = Annotated[
-    Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.10
-    typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
-]
-DataDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/ (else $CNN_DOCTOR_DATA)."),
-]
 StorageOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(

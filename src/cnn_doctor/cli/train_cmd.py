@@ -7,20 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnn_doctor.cli.app import app, console, fail, select_backend, user_errors
-
-ConfigOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on 3.10
-    typer.Option("--config", "-c", help="TOML config file, or a preset name (default, seed)."),
-]
-SetOption = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
-]
-DataDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/ (else $CNN_DOCTOR_DATA)."),
-]
+from cnn_doctor.cli.app import (
+    ConfigOption,
+    DataDirOption,
+    SetOption,
+    app,
+    console,
+    fail,
+    select_backend,
+    user_errors,
+)
 
 
 def resolve(config_path: str | None, overrides: list[str] | None, data_dir: Path | None):
