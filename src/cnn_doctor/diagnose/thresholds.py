@@ -76,6 +76,10 @@ LOSS_HUGE = 1e3
 # drop by at least 5%. We observe epochs, so the window is the last min(5, epochs) epochs.
 PLATEAU_WINDOW = 5
 PLATEAU_MIN_DECREASE = 0.05
+# AUTOTRAINER's "slow progress" check: the largest epoch-to-epoch training-accuracy gain is below
+# 0.01. Required *with* the loss check: an annealing schedule (onecycle, cosine) flattens the
+# reported loss — which also carries the L2 penalty — while accuracy is still climbing.
+PLATEAU_MAX_ACC_GAIN = 0.01
 # Minimum number of epochs before a curve-shape rule is judged. UMLAUT starts its overfitting
 # check at epoch 3; two intervals is also the least that distinguishes a trend from one step.
 MIN_EPOCHS_FOR_TREND = 3

@@ -736,7 +736,8 @@ class Underfitting(Detector):
 
     Defined relative to the run itself, not absolute accuracy: the loss stopped decreasing
     (TheDeepChecker: < 5% drop over a 5-observation window; here the recent half of the run,
-    3 to 5 epochs)
+    3 to 5 epochs) while training accuracy gains < 0.01 per epoch (AUTOTRAINER's slow-progress
+    rule; without it an annealing LR schedule, which flattens the loss by design, looks flat)
     AND less than half of the reachable decrease (initial loss -> label-smoothing floor) happened.
     A short healthy run is still decreasing, a converged one has used most of the range; neither
     fires.
@@ -771,9 +772,11 @@ class Underfitting(Detector):
         min_decrease: float = T.PLATEAU_MIN_DECREASE,
         max_progress: float = T.UNDERFIT_MAX_PROGRESS,
         min_epochs: int = T.MIN_EPOCHS_FOR_TREND,
+        max_acc_gain: float = T.PLATEAU_MAX_ACC_GAIN,
     ) -> None:
         self.window = at_least("window", window, 2)
         self.min_decrease = fraction("min_decrease", min_decrease)
+        self.max_acc_gain = fraction("max_acc_gain", max_acc_gain)
         self.max_progress = fraction("max_progress", max_progress)
         self.min_epochs = at_least("min_epochs", min_epochs, 2)
 
@@ -787,6 +790,12 @@ class Underfitting(Detector):
         decrease = S.relative_decrease(loss, window)
         if not decrease < self.min_decrease:
             return []
+        acc = trace.series("accuracy")
+        acc_gain = None
+        if acc.size >= window and np.all(np.isfinite(acc[-window:])):
+            acc_gain = float(np.max(np.diff(acc[-window:])))
+            if not acc_gain < self.max_acc_gain:
+                return []  # still learning: the flat loss is the schedule annealing
         classes = trace.num_classes()
         start = trace.start_loss
         if start is None or not math.isfinite(start):
@@ -800,7 +809,6 @@ class Underfitting(Detector):
         progress = S.loss_progress(start, float(np.min(loss)), floor)
         if not progress < self.max_progress:
             return []
-        acc = trace.series("accuracy")
         acc_text = f", train accuracy {acc[-1]:.1%}" if acc.size and math.isfinite(acc[-1]) else ""
         summary = (
             f"Training loss has plateaued at {loss[-1]:.3g} ({decrease:.1%} drop over the last "
@@ -810,6 +818,7 @@ class Underfitting(Detector):
         evidence = {
             "train_loss": loss.tolist(),
             "window_decrease": decrease,
+            "max_epoch_accuracy_gain": acc_gain,
             "progress": progress,
             "start_loss": start,
             "loss_floor": floor,
@@ -817,7 +826,9 @@ class Underfitting(Detector):
                 "window": window,
                 "min_decrease": self.min_decrease,
                 "max_progress": self.max_progress,
-                "source": "TheDeepChecker loss-not-decreasing check (5% over 5 observations)",
+                "max_acc_gain": self.max_acc_gain,
+                "source": "TheDeepChecker loss-not-decreasing check (5% over 5 observations); "
+                "AUTOTRAINER slow-progress check (max epoch accuracy gain < 0.01)",
             },
         }
         width = config_value(trace, "model", "width")
