@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--flip", type=float, default=0.05)
     parser.add_argument("--labels", action="store_true", help="also score the label search")
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--label-epochs", type=int, default=4)
+    parser.add_argument("--label-epochs", type=int, default=8)
     parser.add_argument("--full", action="store_true", help="time the full 60k check (CLI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here too")

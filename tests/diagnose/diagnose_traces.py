@@ -268,6 +268,30 @@ def overfitting() -> Trace:
     return overfitting_curves(healthy_trace())
 
 
+def memorizing_curves(t: Trace) -> Trace:
+    """Training accuracy races ahead while validation accuracy stalls; validation loss flat.
+
+    The shape of a real 2000-image run without augmentation: 94% train vs 48% validation accuracy
+    with validation loss still within 2% of its best, so Prechelt's GL rule cannot see it.
+    """
+    _set_history(
+        t,
+        loss=[2.2, 1.9, 1.6, 1.2, 0.85, 0.6],
+        val_loss=[2.1, 1.8, 1.6, 1.5, 1.49, 1.5],
+        accuracy=[0.20, 0.35, 0.50, 0.70, 0.84, 0.94],
+        val_accuracy=[0.25, 0.35, 0.42, 0.46, 0.47, 0.48],
+    )
+    for p in t.probes[1:]:
+        p.output.accuracy = min(0.25 + 0.12 * p.epoch, 0.95)
+    return t
+
+
+def memorizing_without_augmentation() -> Trace:
+    t = memorizing_curves(healthy_trace())
+    t.context["augment"] = []
+    return t
+
+
 def missing_augmentation() -> Trace:
     t = overfitting_curves(healthy_trace())
     t.context["augment"] = []
@@ -393,6 +417,11 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
     "overfitting": (overfitting, "overfitting", frozenset()),
     "missing_augmentation": (
         missing_augmentation,
+        "missing_augmentation",
+        frozenset({"overfitting"}),
+    ),
+    "memorizing_no_augmentation": (
+        memorizing_without_augmentation,
         "missing_augmentation",
         frozenset({"overfitting"}),
     ),

@@ -6,7 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from diagnose_traces import FAULTS, fault, healthy_trace, no_batch_norm_small_batch
+from diagnose_traces import (
+    FAULTS,
+    fault,
+    healthy_trace,
+    memorizing_curves,
+    no_batch_norm_small_batch,
+)
 
 from cnn_doctor.diagnose import DETECTORS, diagnose_trace
 from cnn_doctor.diagnose.detectors import get_detector
@@ -91,6 +97,31 @@ def test_missing_augmentation_needs_to_know_the_augmentation():
 
 def test_augmented_overfitting_run_is_not_missing_augmentation():
     assert diagnose_trace(fault("overfitting")).ids() == ["overfitting"]
+
+
+def test_memorizing_run_overfits_before_its_validation_loss_turns_up():
+    diagnosis = diagnose_trace(memorizing_curves(healthy_trace()))
+    assert diagnosis.ids() == ["overfitting"]
+    evidence = diagnosis.findings[0].evidence
+    assert evidence["rule"] == "validation_accuracy_stalled"
+    assert evidence["generalization_loss"] < 0.05  # the loss rule alone would have missed it
+
+
+def test_training_that_still_transfers_to_validation_is_not_overfitting():
+    """Train accuracy ahead of validation, but validation keeps pace: healthy learning."""
+    trace = memorizing_curves(healthy_trace())
+    for row, val in zip(trace.history, [0.25, 0.35, 0.47, 0.60, 0.69, 0.76], strict=True):
+        row["val_accuracy"] = val
+    for row, val in zip(trace.history, [2.1, 1.8, 1.5, 1.25, 1.05, 0.9], strict=True):
+        row["val_loss"] = val
+    assert "overfitting" not in diagnose_trace(trace).ids()
+
+
+def test_small_train_val_gap_is_not_overfitting_even_when_validation_stalls():
+    trace = memorizing_curves(healthy_trace())
+    for row, acc in zip(trace.history, [0.20, 0.35, 0.42, 0.47, 0.50, 0.53], strict=True):
+        row["accuracy"] = acc  # +6 points over the window, val +2: stalled, but gap only 5 points
+    assert "overfitting" not in diagnose_trace(trace).ids()
 
 
 def test_underfitting_is_relative_not_absolute():

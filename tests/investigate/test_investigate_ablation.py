@@ -72,6 +72,26 @@ def test_augmentations_toggle_relative_to_the_base() -> None:
     assert variants["augment:cutout"].overrides["data.augment"] == ["crop", "flip", "cutout"]
 
 
+def test_schedule_variant_changes_the_lr_curve_within_the_budget() -> None:
+    """A 3-epoch screen of an exponential decay held for 10 epochs must not ablate 'constant'
+    (identical there) but a schedule whose curve differs."""
+    from cnn_doctor.config import load_config
+    from cnn_doctor.investigate.ablation import get_budget
+    from cnn_doctor.schedules import lr_at_epoch
+
+    seed = get_budget("small").apply(load_config("seed"))
+    assert seed.optim.schedule == "exponential" and seed.optim.hold_epochs >= seed.optim.epochs
+    for budget in ("small", "full"):
+        for v in ablation_variants(seed, budget, depth=2):
+            if v.factor != "schedule":
+                continue
+            new = variant_config(seed, v.overrides, seed=0).optim
+            curve = [lr_at_epoch(new, e / 4) for e in range(4 * seed.optim.epochs + 1)]
+            assert curve != [lr_at_epoch(seed.optim, e / 4) for e in range(len(curve))], v.name
+    (small,) = [v for v in ablation_variants(seed, "small", depth=2) if v.factor == "schedule"]
+    assert small.overrides["optim.schedule"] == "onecycle"
+
+
 def test_depth_is_left_out_when_the_reference_is_unknown() -> None:
     base = Config()
     base.model.arch = "not-a-family"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -64,7 +65,7 @@ def _findings_table(result: DataCheckResult) -> Table:
             f"[{style}]{f.severity}[/]",
             f"{f.confidence:.2f}",
             str(len(f.items)) if f.items else "-",
-            f.summary,
+            escape(f.summary),
         )
     return table
 
@@ -167,7 +168,7 @@ def data_check(
     ] = 10_000,
     label_epochs: Annotated[
         int, typer.Option("--label-epochs", min=1, help="Epochs per k-fold model.")
-    ] = 4,
+    ] = 8,
     check: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option("--check", help="Run only these checks (repeatable); default: all."),

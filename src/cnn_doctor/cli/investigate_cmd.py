@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cnn_doctor.cli.app import (
@@ -66,7 +67,6 @@ def _investigate_errors() -> Iterator[None]:
     Messages are escaped: they quote TOML tables like ``[optim.lr]``, which Rich would otherwise
     swallow as markup.
     """
-    from rich.markup import escape
 
     from cnn_doctor.config import ConfigError
     from cnn_doctor.investigate.study import StudyError
@@ -408,7 +408,7 @@ def _print_plan(plan: list[Any], budget: Any) -> None:
         if v.name in seen:
             continue
         seen.add(v.name)
-        table.add_row(v.area, v.factor, v.change, v.name)
+        table.add_row(*(escape(text) for text in (v.area, v.factor, v.change, v.name)))
     console.print(table)
     console.print(f"{len(seen)} variants x {budget.seeds} seeds = {len(plan)} runs")
 
@@ -435,8 +435,8 @@ def _finish_ablation(url: str, name: str, study_dir: Path, state: WorkState) -> 
         table.add_row(
             str(i),
             r.area,
-            r.factor,
-            r.change,
+            escape(r.factor),
+            escape(r.change),
             f"{r.mean:.4f} ± {r.spread:.4f}",
             f"{r.effect:+.4f} ± {r.stderr:.4f}",
             "[bold]yes[/]" if r.significant else "no",
@@ -550,7 +550,7 @@ def _finish_sweep(url: str, name: str, study_dir: Path, state: WorkState) -> Non
             str(r["trial"]),
             r["state"],
             "–" if value is None else f"{value:.4f}",
-            *(_short(r["params"].get(k)) for k in keys),
+            *(escape(_short(r["params"].get(k))) for k in keys),
         )
     console.print(table)
     if "best" in files:
@@ -580,7 +580,6 @@ def compare(
     ] = None,
 ) -> None:
     """Side-by-side table (only the config keys that differ) and overlaid learning curves."""
-    from rich.markup import escape
 
     from cnn_doctor.investigate.compare import (
         FIGURES,

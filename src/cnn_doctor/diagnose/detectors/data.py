@@ -21,7 +21,11 @@ from cnn_doctor.diagnose.detectors.base import (
     positive,
     register,
 )
-from cnn_doctor.diagnose.detectors.hyperparameters import overfit_evidence
+from cnn_doctor.diagnose.detectors.hyperparameters import (
+    overfit_evidence,
+    overfit_summary,
+    overfit_thresholds,
+)
 from cnn_doctor.diagnose.findings import Finding, Fix
 from cnn_doctor.diagnose.trace import Trace
 
@@ -170,15 +174,9 @@ class MissingAugmentation(Detector):
         )
         if ev is None:
             return []
-        summary = (
-            f"No data augmentation while the run overfits (validation loss "
-            f"{ev['generalization_loss']:.0%} above its best at epoch {ev['best_val_epoch']})."
-        )
+        summary = f"No data augmentation while the run overfits: {overfit_summary(ev)}."
         ev["augment"] = list(augment)
-        ev["thresholds"] = {
-            "generalization_loss": self.generalization_loss,
-            "source": "Prechelt 1998 GL_5 for the overfitting part",
-        }
+        ev["thresholds"] = overfit_thresholds(self.generalization_loss, self.min_epochs)
         fixes = [
             make_fix(
                 trace,

@@ -5,6 +5,7 @@ generalisation dynamics, prediction collapse.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -362,15 +363,26 @@ class LrTooLow(Detector):
 
 
 def overfit_evidence(
-    trace: Trace, *, generalization_loss: float, min_epochs: int
+    trace: Trace,
+    *,
+    generalization_loss: float,
+    min_epochs: int,
+    min_train_gain: float = T.OVERFIT_MIN_TRAIN_GAIN,
+    max_transfer: float = T.OVERFIT_MAX_TRANSFER,
+    min_acc_gap: float = T.OVERFIT_MIN_ACC_GAP,
 ) -> dict[str, Any] | None:
     """Evidence that the run overfits, or None.
 
-    All of: at least ``min_epochs`` epochs (UMLAUT starts at epoch 3); validation loss above its
-    best by more than Prechelt's GL threshold; training loss still lower than at that best epoch
-    (UMLAUT: "val loss up while train loss down"); the train/val gap wider than at the best
-    epoch; and both the final training loss and the best validation loss below the untrained
-    model's (a model that fits nothing cannot overfit).
+    Two views of one symptom, judged from epoch ``min_epochs`` on (UMLAUT starts at epoch 3):
+
+    - ``validation_loss_rising`` (Prechelt, UMLAUT): validation loss above its best by more than
+      Prechelt's GL threshold, training loss still lower than at that best epoch, the train/val gap
+      wider than at the best epoch, and both the final training loss and the best validation loss
+      below the untrained model's (a model that fits nothing cannot overfit).
+    - ``validation_accuracy_stalled`` (Chollet): over the last ``min_epochs`` epochs training
+      accuracy climbs by ``min_train_gain`` or more while validation accuracy gains at most
+      ``max_transfer`` of that, and training accuracy leads by ``min_acc_gap`` or more. It catches
+      the memorising run whose validation loss has not turned up yet.
     """
     val = trace.series("val_loss")
     train = trace.series("loss")
@@ -379,7 +391,25 @@ def overfit_evidence(
     if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
         return None
     gl, best = S.generalization_loss(val)
-    if not gl > generalization_loss or best >= val.size - 1:
+    base = {
+        "generalization_loss": gl,
+        "best_val_epoch": best + 1,
+        "val_loss": val.tolist(),
+        "train_loss": train.tolist(),
+    }
+    rising = _validation_loss_rising(trace, val, train, gl, best, generalization_loss)
+    if rising is not None:
+        return {**base, **rising}
+    stalled = _validation_accuracy_stalled(
+        trace, min_epochs, min_train_gain, max_transfer, min_acc_gap
+    )
+    return {**base, **stalled} if stalled is not None else None
+
+
+def _validation_loss_rising(
+    trace: Trace, val: np.ndarray, train: np.ndarray, gl: float, best: int, threshold: float
+) -> dict[str, Any] | None:
+    if not gl > threshold or best >= val.size - 1:
         return None
     if not train[-1] < train[best]:
         return None
@@ -404,23 +434,72 @@ def overfit_evidence(
     if not gap_last > gap_best:
         return None
     return {
-        "generalization_loss": gl,
-        "best_val_epoch": best + 1,
-        "val_loss": val.tolist(),
-        "train_loss": train.tolist(),
+        "rule": "validation_loss_rising",
         "gap_kind": gap_kind,
         "gap_at_best": gap_best,
         "gap_at_end": gap_last,
     }
 
 
+def _validation_accuracy_stalled(
+    trace: Trace, window: int, min_train_gain: float, max_transfer: float, min_acc_gap: float
+) -> dict[str, Any] | None:
+    acc, val_acc = trace.series("accuracy"), trace.series("val_accuracy")
+    if acc.size < window or val_acc.size != acc.size:
+        return None
+    acc, val_acc = acc[-window:], val_acc[-window:]
+    if not (np.all(np.isfinite(acc)) and np.all(np.isfinite(val_acc))):
+        return None
+    train_gain, val_gain = float(acc[-1] - acc[0]), float(val_acc[-1] - val_acc[0])
+    gap = float(acc[-1] - val_acc[-1])
+    if train_gain < min_train_gain or val_gain > max_transfer * train_gain or gap < min_acc_gap:
+        return None
+    return {
+        "rule": "validation_accuracy_stalled",
+        "gap_kind": "accuracy",
+        "gap_at_best": float(acc[0] - val_acc[0]),
+        "gap_at_end": gap,
+        "window_epochs": window,
+        "train_accuracy_gain": train_gain,
+        "val_accuracy_gain": val_gain,
+        "transfer": val_gain / train_gain,
+    }
+
+
+def overfit_thresholds(generalization_loss: float, min_epochs: int) -> dict[str, Any]:
+    """The numbers both overfitting rules compared against, with their sources."""
+    return {
+        "generalization_loss": generalization_loss,
+        "min_epochs": min_epochs,
+        "min_train_gain": T.OVERFIT_MIN_TRAIN_GAIN,
+        "max_transfer": T.OVERFIT_MAX_TRANSFER,
+        "min_acc_gap": T.OVERFIT_MIN_ACC_GAP,
+        "source": "Prechelt 1998 GL_5; UMLAUT (CHI'21); Chollet, Deep Learning with Python ch. 5",
+    }
+
+
+def overfit_summary(ev: Mapping[str, Any]) -> str:
+    """What the overfitting evidence shows, in one clause (shared by two detectors)."""
+    if ev["rule"] == "validation_accuracy_stalled":
+        return (
+            f"over the last {ev['window_epochs']} epochs training accuracy rose "
+            f"{ev['train_accuracy_gain']:.0%} but validation accuracy only "
+            f"{ev['val_accuracy_gain']:+.0%}, leaving a {ev['gap_at_end']:.0%} train/val gap"
+        )
+    return (
+        f"validation loss is {ev['generalization_loss']:.0%} above its best "
+        f"(epoch {ev['best_val_epoch']}) while training loss kept falling; the train/val "
+        f"{ev['gap_kind']} gap grew from {ev['gap_at_best']:.3g} to {ev['gap_at_end']:.3g}"
+    )
+
+
 @register
 class Overfitting(Detector):
-    """Validation loss rising while training loss keeps falling, with a widening gap."""
+    """Validation stops improving while training keeps improving (see ``overfit_evidence``)."""
 
     id = "overfitting"
     area = "hyperparameters"
-    description = "validation loss rises while training loss falls"
+    description = "validation loss rises, or validation accuracy stalls, while training improves"
     requires = ("loss", "val_loss")
     consequence_of = ("missing_augmentation", "label_noise", "diverged", "lr_too_high")
 
@@ -439,16 +518,8 @@ class Overfitting(Detector):
         )
         if ev is None:
             return []
-        summary = (
-            f"Overfitting: validation loss is {ev['generalization_loss']:.0%} above its best "
-            f"(epoch {ev['best_val_epoch']}) while training loss kept falling; the train/val "
-            f"{ev['gap_kind']} gap grew from {ev['gap_at_best']:.3g} to {ev['gap_at_end']:.3g}."
-        )
-        ev["thresholds"] = {
-            "generalization_loss": self.generalization_loss,
-            "min_epochs": self.min_epochs,
-            "source": "Prechelt 1998 GL_5; UMLAUT (CHI'21)",
-        }
+        summary = f"Overfitting: {overfit_summary(ev)}."
+        ev["thresholds"] = overfit_thresholds(self.generalization_loss, self.min_epochs)
         dropout = config_value(trace, "model", "dropout")
         fixes = [
             make_fix(
