@@ -278,7 +278,8 @@ def main() -> None:
             flush=True,
         )
         t0 = time.perf_counter()
-        data = DataCheckInput(x2, y2, names)
+        # the planted test split is the trusted reference that calibrates the flag count
+        data = DataCheckInput(x2, y2, names, x_test=xt2, y_test=yt2)
         data = search_label_probs(
             data,
             trainer_fit_predict(config, len(names)),
@@ -295,6 +296,8 @@ def main() -> None:
                 labels=y2,
                 flipped=np.array(sorted(i for _, i in expected["label_issues"])),
                 other_planted=np.array(sorted(i for s, i in touched if s == "train")),
+                reference_probs=data.reference_probs,
+                reference_labels=data.reference_labels,
             )
         (label_finding,) = run_data_check_suite(data, ["label_issues"]).findings or (None,)
         flagged = set(label_finding.items) if label_finding else set()
@@ -305,6 +308,8 @@ def main() -> None:
             "config": f"{config.model.arch} width {config.model.width}, "
             f"{config.optim.epochs} epochs, {args.folds} folds, batch {config.optim.batch_size}",
             **score(flagged, expected["label_issues"], set(), exclude=other_planted),
+            "calibration": label_finding.evidence.get("calibration") if label_finding else None,
+            "reference_accuracy": data.label_note.get("reference_accuracy"),
             "note": "flags on records planted for other checks are not counted; genuine "
             "CIFAR-10 label errors count as false positives",
         }

@@ -42,8 +42,15 @@ def _base_config(base: str) -> dict:
 def _short_run(base: str, lr: float, seed: int, out: Path, extra: list[str]) -> float:
     name = f"{base}-lr{lr:.3g}-s{seed}"
     sets = [*SHORT, *extra, f"optim.lr={lr}", f"run.seed={seed}", f"run.out_dir={out}"]
-    _cli("train", "-q", "-c", base, *(x for s in sets for x in ("--set", s)), "--set",
-         f"run.name={name}")
+    _cli(
+        "train",
+        "-q",
+        "-c",
+        base,
+        *(x for s in sets for x in ("--set", s)),
+        "--set",
+        f"run.name={name}",
+    )
     run = max(out.glob(f"*-{name}"), key=os.path.getmtime)
     return json.loads((run / "summary.json").read_text())["best_val_accuracy"]
 
@@ -70,18 +77,27 @@ def main() -> None:
         for label, lr in (("recipe", own), ("suggested", suggested)):
             accs = [_short_run(base, lr, s, out, extra) for s in range(args.seeds)]
             scores[label] = (lr, sum(accs) / len(accs), accs)
-        row = {"base": base, "lr_find_seconds": round(seconds, 1), **{
-            k: {"lr": v[0], "mean_val_acc": round(v[1], 4), "per_seed": v[2]}
-            for k, v in scores.items()}}
+        row = {
+            "base": base,
+            "lr_find_seconds": round(seconds, 1),
+            **{
+                k: {"lr": v[0], "mean_val_acc": round(v[1], 4), "per_seed": v[2]}
+                for k, v in scores.items()
+            },
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n{'base':<8} {'lr-find s':>9} {'recipe lr':>10} {'val acc':>8} "
-          f"{'suggested':>10} {'val acc':>8}  better?")
+    print(
+        f"\n{'base':<8} {'lr-find s':>9} {'recipe lr':>10} {'val acc':>8} "
+        f"{'suggested':>10} {'val acc':>8}  better?"
+    )
     for r in rows:
         a, b = r["recipe"], r["suggested"]
         verdict = "suggested" if b["mean_val_acc"] > a["mean_val_acc"] else "recipe"
-        print(f"{r['base']:<8} {r['lr_find_seconds']:>9.0f} {a['lr']:>10.3g} "
-              f"{a['mean_val_acc']:>8.4f} {b['lr']:>10.3g} {b['mean_val_acc']:>8.4f}  {verdict}")
+        print(
+            f"{r['base']:<8} {r['lr_find_seconds']:>9.0f} {a['lr']:>10.3g} "
+            f"{a['mean_val_acc']:>8.4f} {b['lr']:>10.3g} {b['mean_val_acc']:>8.4f}  {verdict}"
+        )
     print(f"runs in {out}")
 
 

@@ -10,7 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from cnn_doctor.investigate.lr_find import lr_find, smooth_losses, suggest_lr
+from cnn_doctor.investigate.lr_find import (
+    lr_find,
+    ramp_beta,
+    smooth_losses,
+    suggest_lr,
+    zero_phase_smooth,
+)
 
 
 def _valley(lrs: np.ndarray) -> np.ndarray:
@@ -57,6 +63,35 @@ def test_suggestion_rejects_unknown_method_and_mismatched_lengths() -> None:
 def test_smoothing_is_bias_corrected() -> None:
     smoothed = smooth_losses([2.0, 2.0, 2.0])
     assert smoothed == pytest.approx([2.0, 2.0, 2.0])  # no drag towards zero at the start
+
+
+def test_steepest_is_searched_below_the_minimum_only() -> None:
+    """Past the valley a blowing-up loss bounces; its steep falling stretches are not advice."""
+    lrs = np.geomspace(1e-6, 10, 100)
+    x = np.log10(lrs)
+    losses = 2.3 - 0.2 / (1 + np.exp(-(x + 2.5) * 3))  # a gentle descent around 3e-3
+    blowup = x > -1.5
+    losses[blowup] += 4 * (x[blowup] + 1.5) ** 2 * (1 + np.sin(np.arange(blowup.sum()) * 2))
+    suggested = suggest_lr(lrs, losses, "steepest")
+    assert suggested < lrs[np.argmin(losses)]
+    assert suggested == pytest.approx(3e-3, rel=0.5)
+
+
+def test_zero_phase_smoothing_does_not_shift_the_valley() -> None:
+    """A one-sided EMA at fastai's beta drags the minimum ~half a 100-step ramp to the right."""
+    lrs = np.geomspace(1e-5, 10, 100)
+    raw = (np.log10(lrs) + 2) ** 2 + 2.0  # minimum at lr = 1e-2 (index 50)
+    lagging = smooth_losses(raw.tolist(), 0.98)
+    centred = zero_phase_smooth(raw.tolist(), ramp_beta(100))
+    assert abs(int(np.argmin(centred)) - 50) <= 1
+    assert int(np.argmin(lagging)) - 50 >= 10
+    assert ramp_beta(100) == pytest.approx(0.8) and ramp_beta(20) == pytest.approx(0.5)
+
+
+def test_zero_phase_smoothing_keeps_non_finite_points_in_place() -> None:
+    out = zero_phase_smooth([2.0, 2.0, float("nan"), 2.0], 0.8)
+    assert out[:2] == pytest.approx([2.0, 2.0]) and math.isnan(out[2])
+    assert out[3] == pytest.approx(2.0)
 
 
 # --------------------------------------------------------------------------------------------------

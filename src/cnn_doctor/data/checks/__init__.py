@@ -45,6 +45,7 @@ from cnn_doctor.data.checks.base import (
 from cnn_doctor.data.checks.export import DEFAULT_REMOVE, ExportResult, export_clean
 from cnn_doctor.data.checks.label_issues import (
     FitPredict,
+    kfold_probs,
     label_search_config,
     out_of_fold_probs,
     search_label_probs,
@@ -65,6 +66,7 @@ __all__ = [
     "available_checks",
     "export_clean",
     "get_check",
+    "kfold_probs",
     "label_search_config",
     "load_check_input",
     "out_of_fold_probs",

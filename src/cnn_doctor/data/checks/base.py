@@ -50,6 +50,9 @@ class DataCheckInput:
         pred_probs: out-of-fold class probabilities for ``label_rows`` (for ``label_issues``).
         label_rows: the rows of ``x_train`` that ``pred_probs`` describe.
         label_note: how ``pred_probs`` were produced (folds, model, time) for the evidence.
+        reference_probs, reference_labels: the same k-fold models' probabilities for images whose
+            labels are trusted (a sample of the test split), one model per image like
+            ``pred_probs``: how often the models' own errors get flagged on clean labels.
         unreadable: records the reader could not use (``None`` = the files were not scanned).
         source: where the data came from, for messages.
     """
@@ -68,6 +71,8 @@ class DataCheckInput:
     pred_probs: np.ndarray | None = None
     label_rows: np.ndarray | None = None
     label_note: dict[str, Any] = field(default_factory=dict)
+    reference_probs: np.ndarray | None = None
+    reference_labels: np.ndarray | None = None
     unreadable: Sequence[Any] | None = None
     source: str = ""
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)

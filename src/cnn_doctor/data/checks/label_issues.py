@@ -8,6 +8,14 @@ come from k-fold cross-validation: train on k−1 folds, predict the held-out on
 (``out_of_fold_probs``). Items are ranked by self-confidence (the predicted probability of the
 given label), lowest — most suspicious — first.
 
+How many to flag is calibrated on trusted labels. Confident learning counts every confident
+disagreement as a label error, so a k-fold model with 73% accuracy flags 14% of a set with 5%
+flipped labels: its own confusions (cat↔dog) count too. The same fold models therefore also
+predict a sample of the *test* split, whose labels are taken as (nearly) clean; its flag rate
+``r_ref`` is the rate the models' errors alone produce. The searched set's excess over it,
+``(r − r_ref) / (1 − r_ref)``, estimates the share of wrong labels, and only that many of the
+ranked candidates are kept. Without a test split the uncalibrated cleanlab set is reported.
+
 Severity follows the estimated noise share of the searched records: CIFAR-10's own test set has
 ~0.5% confirmed label errors (Northcutt et al., "Pervasive label errors in test sets", NeurIPS
 2021 Datasets track: 54 of 10,000), CIFAR-10N's crowd labels 9–17% (Wei et al., ICLR 2022):
@@ -18,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,6 +81,29 @@ def out_of_fold_probs(
         folds: k; each model trains on (k−1)/k of the images.
         on_fold: called as ``on_fold(done, folds)`` after each fold (progress display).
     """
+    probs, _ = kfold_probs(
+        x, y, fit_predict, folds=folds, seed=seed, num_classes=num_classes, on_fold=on_fold
+    )
+    return probs
+
+
+def kfold_probs(
+    x: np.ndarray,
+    y: np.ndarray,
+    fit_predict: FitPredict,
+    *,
+    folds: int = 4,
+    seed: int = 0,
+    num_classes: int | None = None,
+    on_fold: Callable[[int, int], None] | None = None,
+    x_reference: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold probabilities for ``x`` and, when given, for ``x_reference``.
+
+    The reference images are split into ``folds`` parts; fold model *i* predicts part *i* along
+    with its held-out fold, so each reference image is judged by exactly one model trained on
+    (k−1)/k of the data — the same kind of prediction as every out-of-fold one.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y, dtype=np.int64)
@@ -84,17 +115,28 @@ def out_of_fold_probs(
     if smallest < folds:
         raise ValueError(f"the rarest class has {smallest} images, fewer than folds={folds}")
     probs = np.zeros((len(y), num_classes), dtype=np.float64)
+    ref_parts: list[np.ndarray] = []
+    ref_probs = None
+    if x_reference is not None:
+        order = np.random.default_rng(seed).permutation(len(x_reference))
+        ref_parts = np.array_split(order, folds)
+        ref_probs = np.zeros((len(x_reference), num_classes), dtype=np.float64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (train_rows, held_rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
-        out = np.asarray(fit_predict(x[train_rows], y[train_rows], x[held_rows]), dtype=np.float64)
-        if out.shape != (len(held_rows), num_classes):
+        held = x[held_rows]
+        if x_reference is not None:
+            held = np.concatenate([held, x_reference[ref_parts[fold]]])
+        out = np.asarray(fit_predict(x[train_rows], y[train_rows], held), dtype=np.float64)
+        if out.shape != (len(held), num_classes):
             raise ValueError(
-                f"fit_predict returned shape {out.shape}, expected {(len(held_rows), num_classes)}"
+                f"fit_predict returned shape {out.shape}, expected {(len(held), num_classes)}"
             )
-        probs[held_rows] = out
+        probs[held_rows] = out[: len(held_rows)]
+        if ref_probs is not None:
+            ref_probs[ref_parts[fold]] = out[len(held_rows) :]
         if on_fold is not None:
             on_fold(fold + 1, folds)
-    return probs
+    return probs, ref_probs
 
 
 def label_search_config(base: Config | None = None, extra: tuple[str, ...] = ()) -> Config:
@@ -137,8 +179,13 @@ def search_label_probs(
     folds: int = 4,
     seed: int = 0,
     on_fold: Callable[[int, int], None] | None = None,
+    reference: bool = True,
 ) -> DataCheckInput:
-    """A copy of ``data`` with ``pred_probs`` for (a stratified ``subset`` of) the train rows."""
+    """A copy of ``data`` with ``pred_probs`` for (a stratified ``subset`` of) the train rows.
+
+    With ``reference`` (and a labelled test split) the fold models also predict up to as many
+    test images, for ``reference_probs``: the calibration described in the module docstring.
+    """
     import dataclasses
 
     rows = np.arange(data.n_train)
@@ -151,8 +198,13 @@ def search_label_probs(
             rows, train_size=subset, stratify=data.y_train[rows], random_state=seed
         )
         rows = np.sort(rows)
+    ref_rows = None
+    if reference and data.x_test is not None and data.y_test is not None and data.n_test:
+        ref_rows = np.arange(data.n_test)
+        if len(ref_rows) > len(rows):  # cost in proportion to the search
+            ref_rows = np.sort(np.random.default_rng(seed).permutation(ref_rows)[: len(rows)])
     start = time.perf_counter()
-    probs = out_of_fold_probs(
+    probs, ref_probs = kfold_probs(
         data.x_train[rows],
         data.y_train[rows],
         fit_predict,
@@ -160,18 +212,26 @@ def search_label_probs(
         seed=seed,
         num_classes=data.num_classes,
         on_fold=on_fold,
+        x_reference=None if ref_rows is None else data.x_test[ref_rows],
     )
-    note = {
+    note: dict[str, Any] = {
         "folds": folds,
         "images_searched": len(rows),
         "seconds": round(time.perf_counter() - start, 1),
         "out_of_fold_accuracy": round(float((probs.argmax(1) == data.y_train[rows]).mean()), 4),
     }
+    ref_labels = None
+    if ref_rows is not None and data.y_test is not None:
+        ref_labels = data.y_test[ref_rows]
+        note["reference"] = f"{len(ref_rows)} test images (labels trusted)"
+        note["reference_accuracy"] = round(float((ref_probs.argmax(1) == ref_labels).mean()), 4)
     return dataclasses.replace(
         data,
         pred_probs=probs,
         label_rows=rows,
         label_note={**data.label_note, **note},
+        reference_probs=ref_probs,
+        reference_labels=ref_labels,
         _memo=data._memo,
     )
 
@@ -214,6 +274,42 @@ class LabelIssues(IssueManager):
             )
         return None
 
+    def _calibrate(
+        self, data: DataCheckInput, flagged: int, searched: int
+    ) -> dict[str, Any] | None:
+        """How many of the ``flagged`` candidates to keep, from the flag rate on trusted labels.
+
+        ``None`` when there is no reference (nothing to calibrate against).
+        """
+        from cleanlab.filter import find_label_issues
+
+        probs, labels = data.reference_probs, data.reference_labels
+        if probs is None or labels is None or len(labels) == 0:
+            return None
+        labels = np.asarray(labels, dtype=np.int64)
+        probs = np.asarray(probs, dtype=np.float64)
+        if np.bincount(labels, minlength=data.num_classes).min() < 1:
+            return None  # cleanlab needs every class present in the reference
+        ref_flagged = int(
+            np.count_nonzero(
+                find_label_issues(
+                    labels=labels, pred_probs=probs, filter_by=self.filter_by, n_jobs=1
+                )
+            )
+        )
+        rate, ref_rate = flagged / searched, ref_flagged / len(labels)
+        share = max(0.0, (rate - ref_rate) / (1.0 - ref_rate)) if ref_rate < 1 else 0.0
+        return {
+            "reference_images": len(labels),
+            "reference_flag_rate": round(ref_rate, 5),
+            "searched_flag_rate": round(rate, 5),
+            "estimated_wrong_share": round(share, 5),
+            "flagged_before_calibration": flagged,
+            "kept": min(flagged, int(round(share * searched))),
+            "rule": "keep the (r - r_ref) / (1 - r_ref) share of the searched images, "
+            "lowest self-confidence first",
+        }
+
     def find_issues(self, data: DataCheckInput) -> list[Finding]:
         from cleanlab.filter import find_label_issues
 
@@ -236,6 +332,9 @@ class LabelIssues(IssueManager):
             n_jobs=1,
         )
         ranked = np.asarray(ranked, dtype=np.int64)
+        calibration = self._calibrate(data, len(ranked), len(rows))
+        if calibration is not None:
+            ranked = ranked[: calibration["kept"]]
         if len(ranked) == 0:
             return []
         items = data.items("train", rows[ranked])
@@ -262,7 +361,12 @@ class LabelIssues(IssueManager):
         reliable = accuracy >= self.min_reliable_accuracy
         summary = (
             f"{len(ranked)} of {len(rows)} searched training images ({share:.1%}) look "
-            "mislabeled (confident learning on out-of-fold predictions)."
+            "mislabeled (confident learning on out-of-fold predictions"
+            + (
+                f", calibrated on {calibration['reference_images']} trusted test labels)."
+                if calibration is not None
+                else ")."
+            )
         )
         if not reliable:
             severity = "info"
@@ -288,6 +392,7 @@ class LabelIssues(IssueManager):
                     "searched": len(rows),
                     "share": round(share, 5),
                     "filter_by": self.filter_by,
+                    "calibration": calibration,
                     "ranked_by": "self_confidence (lowest first)",
                     "thresholds": {
                         "warning_share": self.warning_share,
