@@ -63,7 +63,7 @@ class ModelConfig:
     """Which network, and the architecture knobs every family honours."""
 
     arch: str = "fast"
-    width: float = 0.5  # channel multiplier of the family's reference widths
+    width: float = 0.625  # channel multiplier of the family's reference widths
     depth: int = 0  # 0 = the family's reference depth
     activation: Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh"] = "gelu"
     batchnorm: bool = True

@@ -113,3 +113,47 @@ def test_run_dir_with_other_options_is_refused(pipeline_run):
     _, run_dir, _ = pipeline_run
     result = runner.invoke(app, ["diagnose", str(run_dir), "--set", "optim.lr=0.1"])
     assert result.exit_code == 2
+
+
+def test_default_diagnosis_is_a_short_run_and_flags_raise_the_budget():
+    from cnn_doctor.config import load_config
+    from cnn_doctor.diagnose.pipeline import short_run_overrides
+
+    full = load_config(None)  # 45k images, 8 epochs, TTA on the test set
+    short = load_config(None, short_run_overrides(full))
+    assert (short.data.subset, short.data.val_size, short.optim.epochs) == (5000, 1000, 6)
+    assert not short.run.tta and not short.run.evaluate_test
+    assert short.model == full.model  # the network under diagnosis is left alone
+    # never more than the config asks for; 0 keeps the config's data / epochs
+    tiny = load_config(None, ["data.subset=300", "data.val_size=100", "optim.epochs=2"])
+    kept = load_config(None, short_run_overrides(tiny))
+    assert (kept.data.subset, kept.data.val_size, kept.optim.epochs) == (300, 100, 2)
+    whole = load_config(None, short_run_overrides(full, subset=0, epochs=0))
+    assert (whole.data.subset, whole.data.val_size, whole.optim.epochs) == (0, 5000, 8)
+
+
+def test_subset_and_epochs_flags_set_the_short_run(tiny_cifar_dir, tmp_path):
+    args = [
+        "diagnose",
+        "--data-dir",
+        str(tiny_cifar_dir),
+        "--quiet",
+        "--subset",
+        "100",
+        "--epochs",
+        "2",
+        "--set",
+        f"run.out_dir={tmp_path / 'runs'}",
+        "--set",
+        "model.width=0.125",
+        "--set",
+        "data.val_size=40",  # the user's own --set wins over the short-run default (1000)
+        "--set",
+        "optim.batch_size=20",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    saved = (run_dir / "config.toml").read_text()
+    assert "subset = 100" in saved and "val_size = 40" in saved and "epochs = 2" in saved
+    assert "evaluate_test = false" in saved

@@ -2,7 +2,9 @@
 
 Three ways in:
 
-    cnn-doctor diagnose --set model.activation=sigmoid     # our pipeline, instrumented run
+    cnn-doctor diagnose --set model.activation=sigmoid     # our pipeline, short instrumented run
+                                                           # (5000 images, 6 epochs; --subset 0
+                                                           # --epochs 0 = the config's full run)
     cnn-doctor diagnose --model my_pkg.nets:build -c my.toml   # your network, our data/training
     cnn-doctor diagnose runs/20250101-120000-fast           # a finished run, after the fact
 
@@ -66,9 +68,20 @@ def diagnose(
         Optional[Path],  # noqa: UP045
         typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/."),
     ] = None,
+    subset: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--subset",
+            min=0,
+            help="Train on this many images, 1000 held out for validation "
+            "(default 5000: a few minutes; 0 = the config's data).",
+        ),
+    ] = None,
     epochs: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--epochs", min=1, help="Train this many epochs (default: the config's)."),
+        typer.Option(
+            "--epochs", min=0, help="Train at most this many epochs (default 6; 0 = the config's)."
+        ),
     ] = None,
     json_path: Annotated[
         Optional[Path],  # noqa: UP045
@@ -87,15 +100,25 @@ def diagnose(
     """Train briefly with instrumentation (or read a finished run) and rank what is wrong."""
     with user_errors():
         if run_dir is not None:
-            if config or set_ or model or epochs:
-                fail("RUN_DIR is diagnosed as it was trained; drop --config/--set/--model/--epochs")
+            if config or set_ or model or epochs is not None or subset is not None:
+                fail(
+                    "RUN_DIR is diagnosed as it was trained; drop "
+                    "--config/--set/--model/--subset/--epochs"
+                )
             _diagnose_run_dir(run_dir, json_path, probe)
             return
         from cnn_doctor.config import load_config
+        from cnn_doctor.diagnose.pipeline import SHORT_EPOCHS, SHORT_SUBSET, short_run_overrides
 
         extra = [f"data.data_dir={data_dir}"] if data_dir else []
-        extra += [f"optim.epochs={epochs}"] if epochs else []
-        cfg = load_config(config, [*(set_ or []), *extra])
+        asked = load_config(config, [*(set_ or []), *extra])
+        short = short_run_overrides(
+            asked,
+            subset=SHORT_SUBSET if subset is None else subset,
+            epochs=SHORT_EPOCHS if epochs is None else epochs,
+        )
+        # the user's own --set wins over the short-run defaults
+        cfg = load_config(config, [*short, *(set_ or []), *extra])
         select_backend(cfg.run.backend)
         builder = load_builder(model) if model else None
         from cnn_doctor.diagnose.pipeline import instrumented_train

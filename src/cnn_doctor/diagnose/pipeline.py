@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from cnn_doctor.diagnose.doctor import Doctor
 
 PROBE_SIZE = 256
+# What `cnn-doctor diagnose` trains by default: a few minutes on 2 CPU cores, yet enough epochs
+# for every curve rule (they start at epoch 3 and look at up to 5 epochs; thresholds.py) and the
+# same data scale as the fault suite that measures the detectors (benchmarks/faults/, 2000
+# images there; more here, since a user's run is not a planted caricature). The network and the
+# recipe are left alone: capacity and LR are what is being diagnosed.
+SHORT_SUBSET = 5000
+SHORT_VAL_SIZE = 1000
+SHORT_EPOCHS = 6
 _PROBE_STREAM = 11  # own random stream for choosing probe images (see data/prepare.py streams)
 
 
@@ -62,6 +70,25 @@ def probe_batch(
     x = pipeline(data.x_train[rows])
     y = np.eye(num_classes, dtype="float32")[data.y_train[rows]]
     return x, y
+
+
+def short_run_overrides(
+    config: Config, *, subset: int = SHORT_SUBSET, epochs: int = SHORT_EPOCHS
+) -> list[str]:
+    """``--set`` overrides that shrink ``config`` to a short diagnostic run.
+
+    ``subset``/``epochs`` of 0 keep the config's data/epochs; neither is ever raised above what
+    the config asks. The test set and test-time augmentation are skipped: a diagnosis reads the
+    training and validation curves.
+    """
+    out: list[str] = []
+    if subset:
+        current = config.data.subset
+        out.append(f"data.subset={min(current, subset) if current else subset}")
+        out.append(f"data.val_size={min(config.data.val_size, SHORT_VAL_SIZE)}")
+    if epochs:
+        out.append(f"optim.epochs={min(config.optim.epochs, epochs)}")
+    return [*out, "run.tta=false", "run.evaluate_test=false"]
 
 
 def instrumented_train(

@@ -69,7 +69,8 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     # ~20 variants x 2 seeds = ~40 runs in <= 30 min on the 2-core CPU, so <= ~40 s a run.
-    # Measured end to end on an idle machine: 12 min 23 s for the default recipe (40 runs).
+    # Measured end to end on an idle machine: 12 min 23 s for the default recipe at width 0.5
+    # (40 runs); the 0.625 default since then costs ~1.5x per step, so expect ~18 min.
     # The proxy trains for only ~60 SGD steps (5000 / 256 x 3), so it ranks factors by how fast
     # they learn early; on the default recipe LR x10 and batch 128 came out on top here.
     # Measured (CPU-seconds, load-robust) for the default `fast` net: 1000 training images cost
@@ -86,7 +87,7 @@ BUDGETS: dict[str, Budget] = {
         all_alternatives=False,
         width_scale=0.5,
         description="half-width proxy, 5000 images, 3 epochs, 2 seeds, one alternative per "
-        "factor (measured 12 min on 2 CPU cores). A short-training screen: settings that learn "
+        "factor (12-18 min on 2 CPU cores). A short-training screen: settings that learn "
         "fast early (higher LR, smaller batches) are favoured; confirm winners with --budget full",
     ),
     "full": Budget(

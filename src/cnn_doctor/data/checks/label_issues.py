@@ -47,7 +47,7 @@ CRITICAL_SHARE = 0.10
 # noise). Below this accuracy the finding is downgraded to info and says so.
 MIN_RELIABLE_ACCURACY = 0.70
 TOP_EVIDENCE = 50
-# The k-fold model is the default recipe (fast net, width 0.5, 8 onecycle epochs) on the searched
+# The k-fold model is the default recipe at width 0.5 (8 onecycle epochs) on the searched
 # images. A weaker, quicker model does not pay: at 51% out-of-fold accuracy (width 0.25, one block,
 # 4 epochs) confident learning flagged 31% of a 20k subset at precision 0.13 for 5% planted flips.
 # Measured time and accuracy of this recipe: benchmarks/data_faults.py --labels.
@@ -64,27 +64,13 @@ LABEL_SEARCH_OVERRIDES = (
 
 
 def out_of_fold_probs(
-    x: np.ndarray,
-    y: np.ndarray,
-    fit_predict: FitPredict,
-    *,
-    folds: int = 4,
-    seed: int = 0,
-    num_classes: int | None = None,
-    on_fold: Callable[[int, int], None] | None = None,
+    x: np.ndarray, y: np.ndarray, fit_predict: FitPredict, **options: Any
 ) -> np.ndarray:
     """Predicted probabilities for every image from a model that never saw it (stratified k-fold).
 
-    Args:
-        x, y: uint8 NHWC images and their given labels.
-        fit_predict: trains on the first two arguments, returns probabilities for the third.
-        folds: k; each model trains on (k−1)/k of the images.
-        on_fold: called as ``on_fold(done, folds)`` after each fold (progress display).
+    ``kfold_probs`` without a reference set; ``options`` are its keyword arguments.
     """
-    probs, _ = kfold_probs(
-        x, y, fit_predict, folds=folds, seed=seed, num_classes=num_classes, on_fold=on_fold
-    )
-    return probs
+    return kfold_probs(x, y, fit_predict, **options)[0]
 
 
 def kfold_probs(
@@ -99,6 +85,13 @@ def kfold_probs(
     x_reference: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Out-of-fold probabilities for ``x`` and, when given, for ``x_reference``.
+
+    Args:
+        x, y: uint8 NHWC images and their given labels.
+        fit_predict: trains on the first two arguments, returns probabilities for the third.
+        folds: k; each model trains on (k−1)/k of the images.
+        on_fold: called as ``on_fold(done, folds)`` after each fold (progress display).
+        x_reference: images with trusted labels, to be judged by the same fold models.
 
     The reference images are split into ``folds`` parts; fold model *i* predicts part *i* along
     with its held-out fold, so each reference image is judged by exactly one model trained on
