@@ -40,7 +40,11 @@ SetOption = Annotated[
 ]
 DataDirOption = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/ (else $CNN_DOCTOR_DATA)."),
+    typer.Option(
+        "--data-dir",
+        help="Folder in the CIFAR-10 binary layout (else the config's data.data_dir, "
+        "$CNN_DOCTOR_DATA, then the user cache).",
+    ),
 ]
 
 

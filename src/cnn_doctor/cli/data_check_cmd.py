@@ -20,7 +20,14 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cnn_doctor.cli.app import app, console, fail, select_backend, user_errors
+from cnn_doctor.cli.app import (
+    DataDirOption,
+    app,
+    console,
+    fail,
+    select_backend,
+    user_errors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_doctor.data.checks import DataCheckInput, DataCheckResult
@@ -99,14 +106,7 @@ def _label_search(
 
 @app.command("data-check")
 def data_check(
-    data_dir: Annotated[
-        Optional[Path],  # noqa: UP045 - typer needs Optional on 3.10
-        typer.Option(
-            "--data-dir",
-            help="Folder in the CIFAR-10 binary layout (else the config's "
-            "data.data_dir, $CNN_DOCTOR_DATA, then the user cache).",
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     labels: Annotated[
         bool,
         typer.Option(

@@ -23,6 +23,7 @@ import typer
 
 from cnn_doctor.cli.app import (
     ConfigOption,
+    DataDirOption,
     SetOption,
     app,
     console,
@@ -64,10 +65,7 @@ def diagnose(
             "called as f(input_shape=..., num_classes=...).",
         ),
     ] = None,
-    data_dir: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--data-dir", help="Folder with cifar-10-batches-bin/."),
-    ] = None,
+    data_dir: DataDirOption = None,
     subset: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(

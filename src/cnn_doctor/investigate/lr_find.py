@@ -2,11 +2,11 @@
 
 The learning rate grows exponentially from ``start_lr`` to ``end_lr`` over ``num_steps`` batches
 while the training loss is recorded. During the ramp the loss is smoothed as fastai and Lightning
-do (exponential moving average, β = 0.98, bias-corrected) and the test stops once that exceeds
-``diverge`` × its best value: past that point the network is being destroyed and the rest of the
-curve carries no information. Non-finite losses end the test and never reach the suggestion.
+do (bias-corrected exponential moving average) and the test stops once that exceeds ``diverge`` ×
+its best value: past that point the network is being destroyed and the rest of the curve carries
+no information. Non-finite losses end the test and never reach the suggestion.
 
-With β = 0.98 that average lags by β/(1−β) ≈ 49 steps — half of a 100-step ramp, three decades
+With their β = 0.98 that average lags by β/(1−β) ≈ 49 steps — half of a 100-step ramp, three decades
 of LR — so a curve read from it puts the valley, and the suggestion, far to the right of where the
 loss really turned (measured here: on the seed CNN with Adam the raw loss blew up from lr ≈ 0.09
 while the lagging curve suggested 0.17, which then trained to chance). So by default the average's
@@ -111,7 +111,8 @@ def ramp_beta(num_steps: int) -> float:
 def zero_phase_smooth(raw: Sequence[float], beta: float = BETA) -> list[float]:
     """The bias-corrected EMA run forward, then backward over its output: no lag along the curve.
 
-    Non-finite inputs stay non-finite in place; the finite stretches are smoothed on their own.
+    Non-finite inputs stay non-finite in place; the finite values are smoothed as one sequence
+    with those points left out.
     """
     values = np.asarray(raw, dtype=float)
     out = np.full(values.shape, np.nan)

@@ -214,7 +214,7 @@ def search_label_probs(
         "out_of_fold_accuracy": round(float((probs.argmax(1) == data.y_train[rows]).mean()), 4),
     }
     ref_labels = None
-    if ref_rows is not None and data.y_test is not None:
+    if ref_rows is not None:
         ref_labels = data.y_test[ref_rows]
         note["reference"] = f"{len(ref_rows)} test images (labels trusted)"
         note["reference_accuracy"] = round(float((ref_probs.argmax(1) == ref_labels).mean()), 4)
