@@ -1,11 +1,13 @@
-"""Training throughput of the model families on this CPU, channels_last vs channels_first.
+"""Training throughput of the model families on this CPU: channels_last vs channels_first, or
+(``--precision``) float32 vs mixed bfloat16.
 
-Why: the default recipe has to fit a CPU budget, so the choice of net, width and data format is
-decided by measured images/second, not by FLOP counts alone. Keras's torch backend runs convs in
-NCHW, so a channels_last model pays transposes around every conv — this measures what that costs.
+Why: the default recipe has to fit a CPU budget, so the choice of net, width, data format and
+precision is decided by measured images/second, not by FLOP counts alone. Keras's torch backend
+runs convs in NCHW, so a channels_last model pays transposes around every conv; and a CPU with
+native bfloat16 (``avx512_bf16``/AMX) runs bfloat16 convs far faster than float32 ones.
 
-Each (model, format) pair is built once, compiled like the trainer does (Nesterov SGD, sparse CE
-from logits) and warmed up with one ``fit`` step; then rounds alternate between the two formats so
+Each (model, variant) pair is built once, compiled like the trainer does (Nesterov SGD, sparse CE
+from logits) and warmed up with one ``fit`` step; then rounds alternate between the two variants so
 that load from other users of the machine hits both alike. The best round is reported (on a shared
 machine the fastest round is the least disturbed one), with the median next to it as a noise gauge,
 and images per CPU-second of this process, which other users' load disturbs far less than wall time
@@ -15,6 +17,7 @@ Usage:
     python benchmarks/model_speed.py                 # all models, 3 steps x 3 rounds each
     python benchmarks/model_speed.py --models fast-0.5 --steps 5 --rounds 3
     python benchmarks/model_speed.py --jit           # also time jit_compile=True (torch.compile)
+    python benchmarks/model_speed.py --precision --models fast-0.625   # float32 vs bfloat16
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ import numpy as np  # noqa: E402
 
 from cnn_doctor.config import ModelConfig  # noqa: E402
 from cnn_doctor.models import build_model  # noqa: E402
+from cnn_doctor.precision import dtype_policy  # noqa: E402
 
 #: name -> config; the seed CNN and ResNet-20 in their published form (ReLU, width 1).
 MODELS: dict[str, ModelConfig] = {
     "fast-0.5": ModelConfig(arch="fast", width=0.5),
+    "fast-0.625": ModelConfig(arch="fast", width=0.625),
     "fast-1.0": ModelConfig(arch="fast", width=1.0),
     "fast-0.5-relu": ModelConfig(arch="fast", width=0.5, activation="relu"),
     "seed_cnn": ModelConfig(
@@ -42,14 +47,21 @@ MODELS: dict[str, ModelConfig] = {
     ),
     "resnet20": ModelConfig(arch="resnet", width=1.0, depth=20, activation="relu"),
 }
-FORMATS = ("channels_last", "channels_first")
+#: variant -> (data format, Keras dtype policy); a run compares one pair of these.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "CL": ("channels_last", "float32"),
+    "CF": ("channels_first", "float32"),
+    "bf16": ("channels_first", "mixed_bfloat16"),
+}
 EPOCH_IMAGES = 45_000  # CIFAR-10 train split after the default 5k validation hold-out
 
 
-def compiled_model(cfg: ModelConfig, data_format: str, jit: bool) -> keras.Model:
+def compiled_model(cfg: ModelConfig, variant: str, jit: bool) -> keras.Model:
+    data_format, policy = VARIANTS[variant]
     keras.config.set_image_data_format(data_format)
     shape = (3, 32, 32) if data_format == "channels_first" else (32, 32, 3)
-    model = build_model(cfg, shape, num_classes=10)
+    with dtype_policy(policy):
+        model = build_model(cfg, shape, num_classes=10)
     model.compile(
         optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -68,29 +80,27 @@ def fit_seconds(
 
 
 def measure(
-    cfg: ModelConfig, batch: int, steps: int, rounds: int, jit: bool
+    cfg: ModelConfig, variants: tuple[str, str], batch: int, steps: int, rounds: int, jit: bool
 ) -> tuple[int, dict[str, list[float]], dict[str, float]]:
-    """(params, {format: sorted wall images/s}, {format: best images per CPU-second})."""
+    """(params, {variant: sorted wall images/s}, {variant: best images per CPU-second})."""
     rng = np.random.default_rng(0)
     x_cl = rng.normal(size=(batch * steps, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, size=batch * steps)
-    inputs = {
-        "channels_last": x_cl,
-        "channels_first": np.ascontiguousarray(x_cl.transpose(0, 3, 1, 2)),
-    }
-    models = {fmt: compiled_model(cfg, fmt, jit) for fmt in FORMATS}
+    x_cf = np.ascontiguousarray(x_cl.transpose(0, 3, 1, 2))
+    inputs = {v: x_cf if VARIANTS[v][0] == "channels_first" else x_cl for v in variants}
+    models = {v: compiled_model(cfg, v, jit) for v in variants}
     keras.config.set_image_data_format("channels_last")
-    for fmt in FORMATS:  # warm-up: builds the train function (and compiles it under jit)
-        fit_seconds(models[fmt], inputs[fmt][:batch], y[:batch], batch)
-    rates: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
-    per_cpu: dict[str, float] = dict.fromkeys(FORMATS, 0.0)
+    for v in variants:  # warm-up: builds the train function (and compiles it under jit)
+        fit_seconds(models[v], inputs[v][:batch], y[:batch], batch)
+    rates: dict[str, list[float]] = {v: [] for v in variants}
+    per_cpu: dict[str, float] = dict.fromkeys(variants, 0.0)
     for _ in range(rounds):
-        for fmt in FORMATS:
-            wall, cpu = fit_seconds(models[fmt], inputs[fmt], y, batch)
-            rates[fmt].append(batch * steps / wall)
-            per_cpu[fmt] = max(per_cpu[fmt], batch * steps / cpu)
-    params = models["channels_last"].count_params()
-    return params, {fmt: sorted(r) for fmt, r in rates.items()}, per_cpu
+        for v in variants:
+            wall, cpu = fit_seconds(models[v], inputs[v], y, batch)
+            rates[v].append(batch * steps / wall)
+            per_cpu[v] = max(per_cpu[v], batch * steps / cpu)
+    params = models[variants[0]].count_params()
+    return params, {v: sorted(r) for v, r in rates.items()}, per_cpu
 
 
 def main() -> None:
@@ -100,7 +110,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="fit steps per timed round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per format")
     parser.add_argument("--jit", action="store_true", help="also time jit_compile=True")
+    parser.add_argument(
+        "--precision", action="store_true", help="float32 vs mixed bfloat16 (channels_first)"
+    )
     args = parser.parse_args()
+    first, second = ("CF", "bf16") if args.precision else ("CL", "CF")
 
     import torch
 
@@ -109,20 +123,24 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, load avg {os.getloadavg()[0]:.1f}; "
         f"batch {args.batch}, {args.steps} steps x {args.rounds} rounds, best round (median)"
     )
-    header = f"{'model':<15}{'jit':<4}{'params':>10}  {'img/s CL best (med)':>20}"
+    header = f"{'model':<15}{'jit':<4}{'params':>10}  {f'img/s {first} best (med)':>22}"
     print(
-        header + f"  {'img/s CF best (med)':>20}{'CF/CL':>7}{'s/epoch':>9}{'img/CPU-s CL, CF':>18}"
+        header
+        + f"  {f'img/s {second} best (med)':>22}{f'{second}/{first}':>9}{'s/epoch':>9}"
+        + f"{f'img/CPU-s {first}, {second}':>22}"
     )
     for name in args.models:
         for jit in (False, True) if args.jit else (False,):
-            params, rate, per_cpu = measure(MODELS[name], args.batch, args.steps, args.rounds, jit)
-            cl, cf = rate["channels_last"], rate["channels_first"]
-            cells = [f"{r[-1]:.0f} ({statistics.median(r):.0f})" for r in (cl, cf)]
+            params, rate, per_cpu = measure(
+                MODELS[name], (first, second), args.batch, args.steps, args.rounds, jit
+            )
+            a, b = rate[first], rate[second]
+            cells = [f"{r[-1]:.0f} ({statistics.median(r):.0f})" for r in (a, b)]
             print(
                 f"{name:<15}{'yes' if jit else 'no':<4}{params:>10,}"
-                f"  {cells[0]:>20}  {cells[1]:>20}"
-                f"{cf[-1] / cl[-1]:>7.2f}{EPOCH_IMAGES / max(cl[-1], cf[-1]):>9.0f}"
-                f"{per_cpu['channels_last']:>10.0f},{per_cpu['channels_first']:>6.0f}",
+                f"  {cells[0]:>22}  {cells[1]:>22}"
+                f"{b[-1] / a[-1]:>9.2f}{EPOCH_IMAGES / max(a[-1], b[-1]):>9.0f}"
+                f"{per_cpu[first]:>14.0f},{per_cpu[second]:>7.0f}",
                 flush=True,
             )
 

@@ -32,6 +32,7 @@ FINAL_ACTIVATIONS = ("none", "softmax")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
 BACKENDS = ("torch", "tensorflow", "jax")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 PRESETS_DIR = Path(__file__).parent / "presets"
 
 
@@ -82,7 +83,7 @@ class OptimConfig:
     momentum: float = 0.9
     nesterov: bool = True
     batch_size: int = 256
-    epochs: int = 8
+    epochs: int = 12
     label_smoothing: float = 0.2
     from_logits: bool = True  # how the loss reads the model's output
     schedule: Literal["constant", "step", "exponential", "cosine", "onecycle"] = "onecycle"
@@ -101,6 +102,9 @@ class RunConfig:
     out_dir: str = "runs"
     name: str = ""  # suffix of the run directory; "" = the architecture name
     backend: Literal["torch", "tensorflow", "jax"] = "torch"
+    # "auto" = mixed_bfloat16 where the hardware runs bfloat16 natively (see precision.py), else
+    # float32; a run's saved config.toml records which one it used.
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
     tta: bool = True  # test-time augmentation (flip + 1-px shifts, 6 views) for the test figure
     evaluate_test: bool = True  # false: skip the test set (sweeps/ablations rank on validation)
 

@@ -37,6 +37,7 @@ from cnn_doctor.data.augment import Augmenter
 from cnn_doctor.data.prepare import Normalizer, PreparedData, prepare_data
 from cnn_doctor.models import build_model
 from cnn_doctor.optim import build_loss, build_optimizer, uses_decoupled_decay
+from cnn_doctor.precision import dtype_policy, resolve_precision
 from cnn_doctor.schedules import lr_at_epoch
 
 METRICS_FILE = "metrics.jsonl"
@@ -149,7 +150,11 @@ def build_compiled_model(
         from dataclasses import replace
 
         model_cfg = replace(model_cfg, weight_decay=0.0)  # AdamW applies it, decoupled
-    with image_data_format("channels_first" if input_shape[0] == 3 else "channels_last"):
+    data_format = "channels_first" if input_shape[0] == 3 else "channels_last"
+    precision = resolve_precision(
+        config.run.precision, keras.backend.backend(), user_model=model_builder is not None
+    )
+    with image_data_format(data_format), dtype_policy(precision):
         if model_builder is None:
             model = build_model(model_cfg, input_shape=input_shape, num_classes=num_classes)
         else:
@@ -319,6 +324,17 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def with_resolved_precision(config: Config, *, user_model: bool = False) -> Config:
+    """``config`` with ``run.precision="auto"`` replaced by what this machine will use, so the
+    saved config says how the run was computed (and a resume on other hardware repeats it)."""
+    from dataclasses import replace
+
+    precision = resolve_precision(
+        config.run.precision, keras.backend.backend(), user_model=user_model
+    )
+    return replace(config, run=replace(config.run, precision=precision))
+
+
 def fit_arrays(
     config: Config,
     x: np.ndarray,
@@ -333,6 +349,7 @@ def fit_arrays(
 
     Normalization statistics come from ``x``, as they would in ``train``.
     """
+    config = with_resolved_precision(config)
     seed_everything(config.run.seed)
     num_classes = num_classes or int(max(y.max(), -1 if y_val is None else y_val.max())) + 1
     pipeline = InputPipeline(
@@ -420,6 +437,7 @@ def train(
     else:
         if config is None:
             raise ValueError("train() needs a config or a run directory to resume")
+        config = with_resolved_precision(config, user_model=model_builder is not None)
         run_dir = new_run_dir(config)
         config.save(run_dir / CONFIG_FILE)
         start_epoch, kept = 0, []
@@ -537,6 +555,7 @@ def _summary(
         if trained_epochs
         else None,
         "tta": config.run.tta,
+        "precision": config.run.precision,
         "backend": keras.backend.backend(),
         "versions": _versions(),
     }

@@ -85,6 +85,26 @@ def test_probability_rows_are_recognised_and_logits_are_not():
     assert not S.is_probability_rows(np.full((4, 10), 0.2))  # in [0, 1] but rows sum to 2
 
 
+def _round_to_bfloat16(x: np.ndarray) -> np.ndarray:
+    """Round float32 values to the nearest bfloat16 (keep the top 16 bits, round half to even)."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def test_a_bfloat16_softmax_is_judged_with_the_bfloat16_roundoff():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=0.5, size=(256, 10)).astype(np.float32)  # near-uniform rows
+    rows = _round_to_bfloat16(S.softmax(logits).astype(np.float32))
+    assert np.abs(rows.sum(axis=1) - 1).max() > 1e-3  # the float32 tolerance rejects them...
+    assert not S.output_stats(rows, dtype="float32").is_probability
+    stat = S.output_stats(rows, dtype="bfloat16")
+    assert stat.is_probability and stat.row_tolerance == pytest.approx(4 * 2**-8)
+    # ...while bfloat16 logits, or [0, 1] values that do not sum to 1, are still not softmax
+    assert not S.output_stats(_round_to_bfloat16(logits), dtype="bfloat16").is_probability
+    assert not S.output_stats(np.full((4, 10), 0.103, np.float32), dtype="bfloat16").is_probability
+
+
 def test_output_stats_on_probabilities_and_labels():
     probs = np.tile(np.eye(3)[[0, 1, 2, 0]], 1) * 0.9 + 0.1 / 3
     stat = S.output_stats(probs, np.array([0, 1, 2, 1]))

@@ -379,9 +379,17 @@ class Doctor(keras.callbacks.Callback):
                 S.activation_stats(layer, activation, values, channel_axis=axis)
             )
         if final.ndim == 2:
-            probe.output = S.output_stats(final, y)
+            probe.output = S.output_stats(final, y, dtype=self._output_dtype())
             if not probe.output.finite:
                 probe.finite = False
+
+    def _output_dtype(self) -> str:
+        """What the model's output layer computes in: under mixed precision a softmax may run in
+        bfloat16, whose rows sum to 1 only to ~0.4% (``thresholds.probability_row_tolerance``)."""
+        try:
+            return keras.backend.standardize_dtype(self.model.outputs[-1].dtype)
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return str(getattr(self.model, "compute_dtype", "float32"))
 
     def _channel_axis(self) -> int:
         """Channel axis of the model's feature maps: what its conv layers were built with (a

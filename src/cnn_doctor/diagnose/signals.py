@@ -78,8 +78,11 @@ def label_issue_fraction(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(above.any(axis=1).mean())
 
 
-def output_stats(outputs: np.ndarray, labels: np.ndarray | None = None) -> OutputStat:
-    """Summarise the model's outputs on the probe batch (see ``OutputStat``)."""
+def output_stats(
+    outputs: np.ndarray, labels: np.ndarray | None = None, dtype: str = "float32"
+) -> OutputStat:
+    """Summarise the model's outputs on the probe batch (see ``OutputStat``); ``dtype`` is what
+    the output layer computed in, which sets how closely a softmax row can sum to 1."""
     out = np.asarray(outputs, dtype=np.float64)
     if out.ndim != 2:
         out = out.reshape(out.shape[0], -1)
@@ -96,11 +99,13 @@ def output_stats(outputs: np.ndarray, labels: np.ndarray | None = None) -> Outpu
         max=float(np.max(out)) if finite else float(np.nanmax(safe)),
         row_sum_min=float(sums.min()),
         row_sum_max=float(sums.max()),
-        is_probability=is_probability_rows(out),
+        is_probability=is_probability_rows(out, T.probability_row_tolerance(dtype)),
         predicted_counts=np.bincount(predicted, minlength=c).astype(int).tolist(),
+        dtype=str(dtype),
+        row_tolerance=T.probability_row_tolerance(dtype),
     )
     if finite and c > 1:
-        probs = as_probabilities(out)
+        probs = out / sums[:, None] if stat.is_probability else softmax(out)
         stat.mean_confidence = float(probs.max(axis=1).mean())
         if labels is not None:
             y = labels_to_int(labels)

@@ -115,6 +115,22 @@ OVERFIT_MIN_ACC_GAP = 0.10
 # tolerance: float32 softmax rows sum to 1 within ~1e-6, raw logits essentially never within 1e-3.
 # (AUTOTRAINER uses the looser "row sum > 1.1" to flag *non*-probabilities.)
 PROBABILITY_ROW_TOLERANCE = 1e-3
+# Outputs computed in a 16-bit format are rounded to it: each of a row's probabilities carries a
+# relative error up to the format's unit roundoff u, so the row sum is off by up to ~u (Higham,
+# "Accuracy and Stability of Numerical Algorithms", 2nd ed., sec. 2.1 and 4.2). bfloat16 keeps 8
+# significant bits (u = 2**-8 ~ 0.0039) -- a bfloat16 softmax misses the float32 tolerance above.
+# The tolerance for such outputs is 4u (room for the softmax's own rounding), 0.0156 for
+# bfloat16; logits still essentially never sum to 1 that closely while all lying in [0, 1].
+UNIT_ROUNDOFF = {"bfloat16": 2.0**-8, "float16": 2.0**-11}
+PROBABILITY_ROUNDOFF_MULTIPLE = 4
+
+
+def probability_row_tolerance(dtype: str | None) -> float:
+    """Row-sum tolerance for outputs computed in ``dtype`` (see ``UNIT_ROUNDOFF``)."""
+    roundoff = UNIT_ROUNDOFF.get(str(dtype or ""), 0.0)
+    return max(PROBABILITY_ROW_TOLERANCE, PROBABILITY_ROUNDOFF_MULTIPLE * roundoff)
+
+
 # Prediction collapse: share of predictions that fall in a single class. Derived: with C balanced
 # classes, predicting one class for a share f caps accuracy at (1 - f) + 1/C, i.e. 0.2 for f = 0.9
 # and C = 10 -- at most twice chance, whatever else the model learned.

@@ -128,6 +128,8 @@ class OutputStat:
     accuracy: float | None = None  # agreement of argmax with the probe labels
     mean_confidence: float | None = None  # mean max-probability (softmax applied if needed)
     label_issue_fraction: float | None = None  # confident-learning candidates among the probe
+    dtype: str = "float32"  # what the output layer computed in (16-bit outputs round row sums)
+    row_tolerance: float | None = None  # the row-sum tolerance ``is_probability`` was judged with
 
 
 @dataclass

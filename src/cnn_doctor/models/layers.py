@@ -155,7 +155,13 @@ class LayerMaker:
         return keras.layers.Activation(self.cfg.activation, name=name)(x)
 
     def dense(
-        self, x: keras.KerasTensor, units: int, name: str, *, use_bias: bool = True
+        self,
+        x: keras.KerasTensor,
+        units: int,
+        name: str,
+        *,
+        use_bias: bool = True,
+        dtype: str | None = None,
     ) -> keras.KerasTensor:
         """A linear dense layer with the configured initializer and L2 penalty."""
         return keras.layers.Dense(
@@ -164,6 +170,7 @@ class LayerMaker:
             kernel_initializer=self.init,
             kernel_regularizer=self._regularizer(),
             name=name,
+            dtype=dtype,
         )(x)
 
     def dropout(self, x: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -175,10 +182,15 @@ class LayerMaker:
     def head(
         self, x: keras.KerasTensor, num_classes: int, *, use_bias: bool = True
     ) -> keras.KerasTensor:
-        """The ``logits`` Dense, then ``predictions`` softmax if ``final_activation="softmax"``."""
-        x = self.dense(x, num_classes, "logits", use_bias=use_bias)
+        """The ``logits`` Dense, then ``predictions`` softmax if ``final_activation="softmax"``.
+
+        Both compute in float32 whatever the global precision policy: under mixed bfloat16 the
+        logits would otherwise carry ~3 significant digits into the softmax and the loss (the
+        Keras mixed-precision guide's advice for the output layer).
+        """
+        x = self.dense(x, num_classes, "logits", use_bias=use_bias, dtype="float32")
         if self.cfg.final_activation == "softmax":
-            x = keras.layers.Activation("softmax", name="predictions")(x)
+            x = keras.layers.Activation("softmax", name="predictions", dtype="float32")(x)
         elif self.cfg.final_activation != "none":
             raise ConfigError(
                 f"model.final_activation={self.cfg.final_activation!r} is not valid; "

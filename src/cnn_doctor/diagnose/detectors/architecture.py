@@ -471,7 +471,7 @@ class DoubleSoftmax(Detector):
             "output_max": out.max,
             "from_logits": True,
             "loss": trace.context.get("loss"),
-            "thresholds": {"row_tolerance": T.PROBABILITY_ROW_TOLERANCE},
+            "thresholds": {"row_tolerance": out.row_tolerance or T.PROBABILITY_ROW_TOLERANCE},
         }
         fixes = [
             make_fix(
@@ -527,7 +527,7 @@ class MissingSoftmax(Detector):
             "row_sum_max": out.row_sum_max,
             "from_logits": False,
             "loss": loss or None,
-            "thresholds": {"row_tolerance": T.PROBABILITY_ROW_TOLERANCE},
+            "thresholds": {"row_tolerance": out.row_tolerance or T.PROBABILITY_ROW_TOLERANCE},
         }
         fixes = [
             make_fix(
