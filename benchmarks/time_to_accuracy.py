@@ -9,6 +9,9 @@ Run by hand (not in the test suite); it prints both test accuracies and wall tim
    enough epochs to fill T and stops it when T is used up — what its author would have after the
    same wait.
 
+Both sides run at ``run.precision=auto`` (bfloat16 compute where the CPU has native bf16), so the
+comparison is between recipes, not number formats.
+
 ``--only default|seed`` runs one side; ``--budget SECONDS`` fixes T instead of measuring it, and
 ``--clock cpu`` counts T in process CPU time instead of wall time (for a shared, loaded machine).
 Every run is a normal run directory (config, metrics, summary) under ``runs/benchmarks``.

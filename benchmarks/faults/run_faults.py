@@ -8,6 +8,7 @@ finding) over the healthy configs. Results are saved as JSON next to the runs.
     python benchmarks/faults/run_faults.py --data-dir ~/.cache/cnn-doctor     # real CIFAR-10
     python benchmarks/faults/run_faults.py --synthetic 3000                   # no data at hand
     python benchmarks/faults/run_faults.py --cases lr_huge,default --epochs 4
+    python benchmarks/faults/run_faults.py --data-dir ... --set run.precision=float32
 
 Synthetic images (one colour/texture per class) are far easier than CIFAR-10: use them to check
 the machinery, and real data for the figures.
@@ -48,6 +49,7 @@ def run_case(case: Case, args: argparse.Namespace, data_dir: Path, out_dir: Path
         overrides.append(f"optim.epochs={args.epochs}")
     if args.subset:
         overrides.append(f"data.subset={args.subset}")
+    overrides.extend(args.set)
     config = load_config(case.preset, overrides)
     builder = load_builder(case.builder) if case.builder else None
     started = time.perf_counter()
@@ -101,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=0, help="override every case's epochs")
     parser.add_argument("--subset", type=int, default=0, help="override data.subset")
     parser.add_argument("--out", type=Path, default=None, help="where runs and results go")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra override for every case, last (e.g. run.precision=float32); repeatable",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument(
         "--rescore",

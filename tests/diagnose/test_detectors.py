@@ -280,3 +280,34 @@ def test_underfitting_ignores_a_loss_flattened_by_annealing_while_accuracy_climb
     for row in trace.history[-3:]:  # the same run with accuracy stalled is a plateau
         row["accuracy"] = 0.41
     assert "underfitting" in diagnose_trace(trace).ids()
+
+
+def test_underfitting_counts_an_accuracy_gain_within_sampling_noise_as_no_progress():
+    # the fault suite's tiny-capacity run: a flat loss while train accuracy wobbles by up to +0.02
+    # an epoch on 2000 images -- under 2 standard errors (0.024 at p = 0.17), so no progress
+    trace = healthy_trace()
+    loss = [2.331, 2.313, 2.302, 2.294, 2.288, 2.285]
+    acc = [0.125, 0.154, 0.151, 0.1745, 0.166, 0.178]
+    for row, value, accuracy in zip(trace.history, loss, acc, strict=True):
+        row["loss"], row["accuracy"] = value, accuracy
+    trace.context["num_train"] = 2000
+    found = {f.id: f for f in diagnose_trace(trace).findings}
+    assert "underfitting" in found
+    noise = found["underfitting"].evidence["thresholds"]["acc_gain_noise"]
+    assert noise == pytest.approx(2 * math.sqrt(2 * 0.178 * 0.822 / 2000))
+    # the same +0.02 gains measured on 45k images are real progress: the 0.01 rule decides
+    trace.context["num_train"] = 45000
+    assert "underfitting" not in diagnose_trace(trace).ids()
+
+
+def test_vanishing_forward_view_ignores_activations_rounded_to_bfloat16():
+    trace = fault("vanishing_forward")
+    assert "vanishing_gradients" in diagnose_trace(trace).ids()
+    for probe in trace.probes:
+        for stat in probe.activations:
+            stat.dtype = "bfloat16"  # 8 significant bits cannot show a 1e-3 ratio
+    assert "vanishing_gradients" not in diagnose_trace(trace).ids()
+    for probe in trace.probes:
+        for stat in probe.activations:
+            stat.dtype = "float16"  # 11 bits can
+    assert "vanishing_gradients" in diagnose_trace(trace).ids()

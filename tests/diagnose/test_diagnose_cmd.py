@@ -64,6 +64,21 @@ def test_pipeline_run_writes_trace_diagnosis_and_report(pipeline_run):
     assert "Diagnosis" in (run_dir / "report.html").read_text()
 
 
+def test_instrumented_run_measures_in_float32_unless_the_user_sets_precision(
+    pipeline_run, tiny_cifar_dir, tmp_path
+):
+    _, run_dir, _ = pipeline_run
+    assert 'precision = "float32"' in (run_dir / "config.toml").read_text()
+    args = small(tmp_path, tiny_cifar_dir, "run.precision=mixed_bfloat16")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (user_run,) = (tmp_path / "runs").iterdir()
+    assert 'precision = "mixed_bfloat16"' in (user_run / "config.toml").read_text()
+    trace = json.loads((user_run / "trace.json").read_text())
+    dtypes = {a["dtype"] for a in trace["probes"][-1]["activations"]}
+    assert dtypes == {"bfloat16"}  # the trace says what the activations were computed in
+
+
 def test_run_dir_is_rediagnosed_from_its_trace(pipeline_run):
     _, run_dir, _ = pipeline_run
     before = json.loads((run_dir / "diagnosis.json").read_text())

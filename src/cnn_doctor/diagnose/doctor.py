@@ -349,10 +349,11 @@ class Doctor(keras.callbacks.Callback):
         channel_axis = self._channel_axis()
         try:
             if self._probe_model is not None:
-                outputs = self._probe_model(x, training=False)
-                outputs = [keras.ops.convert_to_numpy(o) for o in outputs]
+                tensors = list(self._probe_model(x, training=False))
             else:
-                outputs = [keras.ops.convert_to_numpy(self.model(x, training=False))]
+                tensors = [self.model(x, training=False)]
+            dtypes = [keras.backend.standardize_dtype(t.dtype) for t in tensors]
+            outputs = [keras.ops.convert_to_numpy(t) for t in tensors]
         except Exception as error:  # noqa: BLE001
             self._warn(
                 "forward",
@@ -361,9 +362,9 @@ class Doctor(keras.callbacks.Callback):
             )
             return
         final = outputs[-1]
-        taps = outputs[:-1]
+        taps, tap_dtypes = outputs[:-1], dtypes[:-1]
         if self._has_input_tap:
-            first_input, taps = taps[0], taps[1:]
+            first_input, taps, tap_dtypes = taps[0], taps[1:], tap_dtypes[1:]
             where = "input of the first weight layer"
         else:
             first_input, where = x, "model input"
@@ -373,23 +374,18 @@ class Doctor(keras.callbacks.Callback):
                 channel_axis=channel_axis if np.ndim(first_input) == 4 else -1,
                 where=where,
             )
-        for (layer, activation), values in zip(self._act_specs, taps, strict=True):
+        for (layer, activation), values, dtype in zip(
+            self._act_specs, taps, tap_dtypes, strict=True
+        ):
             axis = channel_axis if values.ndim == 4 else -1
             probe.activations.append(
-                S.activation_stats(layer, activation, values, channel_axis=axis)
+                S.activation_stats(layer, activation, values, channel_axis=axis, dtype=dtype)
             )
         if final.ndim == 2:
-            probe.output = S.output_stats(final, y, dtype=self._output_dtype())
+            # a softmax computed in bfloat16 sums to 1 only to ~0.4%: judged with its roundoff
+            probe.output = S.output_stats(final, y, dtype=dtypes[-1])
             if not probe.output.finite:
                 probe.finite = False
-
-    def _output_dtype(self) -> str:
-        """What the model's output layer computes in: under mixed precision a softmax may run in
-        bfloat16, whose rows sum to 1 only to ~0.4% (``thresholds.probability_row_tolerance``)."""
-        try:
-            return keras.backend.standardize_dtype(self.model.outputs[-1].dtype)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            return str(getattr(self.model, "compute_dtype", "float32"))
 
     def _channel_axis(self) -> int:
         """Channel axis of the model's feature maps: what its conv layers were built with (a

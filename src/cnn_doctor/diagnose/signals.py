@@ -199,9 +199,15 @@ def signal_std(values: np.ndarray, *, channel_axis: int = -1) -> float:
 
 
 def activation_stats(
-    layer: str, activation: str, values: np.ndarray, *, channel_axis: int = -1
+    layer: str,
+    activation: str,
+    values: np.ndarray,
+    *,
+    channel_axis: int = -1,
+    dtype: str = "float32",
 ) -> ActivationStat:
-    """The ``ActivationStat`` of one layer's output; which fields apply depends on the function."""
+    """The ``ActivationStat`` of one layer's output; which fields apply depends on the function.
+    ``dtype`` is what the layer computed in (its values arrive here already widened)."""
     v = np.asarray(values, dtype=np.float32)  # float32 is exact enough; float64 doubles the cost
     kind = activation_kind(activation)
     safe = v if np.isfinite(v).all() else np.where(np.isfinite(v), v, np.float32(0))
@@ -211,6 +217,7 @@ def activation_stats(
         units=int(v.shape[channel_axis]) if v.ndim >= 2 else 1,
         mean=float(safe.mean(dtype=np.float64)) if v.size else 0.0,
         std=float(safe.std(dtype=np.float64)) if v.size else 0.0,
+        dtype=str(dtype),
     )
     if v.ndim >= 2 and v.shape[0] > 1:
         stat.signal_std = signal_std(safe, channel_axis=channel_axis)

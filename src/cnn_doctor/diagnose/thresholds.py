@@ -27,6 +27,8 @@ This module is pure constants: no keras, no numpy.
 
 from __future__ import annotations
 
+import math
+
 # --- gradients ---------------------------------------------------------------------------------
 # AUTOTRAINER's vanishing-gradient rule: the first layer's gradient norm is < 1e-3 of the last
 # layer's AND the first layer's norm itself is < 1e-4.
@@ -80,6 +82,22 @@ PLATEAU_MIN_DECREASE = 0.05
 # 0.01. Required *with* the loss check: an annealing schedule (onecycle, cosine) flattens the
 # reported loss — which also carries the L2 penalty — while accuracy is still climbing.
 PLATEAU_MAX_ACC_GAIN = 0.01
+# ...but an epoch's training accuracy on n images is itself an estimate: two epochs' values of
+# the same model differ by chance with standard error sqrt(2 p (1 - p) / n) (binomial). That is
+# 0.002 on CIFAR-10's 45k images, far under the 0.01 rule, but 0.012 at p = 0.17 on a 2000-image
+# run, where a chance gain above 0.01 somewhere in a 3-epoch window happens about 1 time in 3.
+# A gain counts as progress only above ACC_GAIN_NOISE_Z standard errors (z = 2: ~2.3% one-sided
+# false "progress"). Added after the fault suite's tiny-capacity case (2000 images) missed on a
+# +0.020 gain against 2 SE = 0.024.
+ACC_GAIN_NOISE_Z = 2.0
+
+
+def accuracy_change_noise(accuracy: float, examples: int) -> float:
+    """Standard error of the difference of two accuracies ``accuracy`` measured on ``examples``."""
+    p = min(max(float(accuracy), 0.0), 1.0)
+    return math.sqrt(2.0 * p * (1.0 - p) / examples) if examples > 0 else 0.0
+
+
 # Minimum number of epochs before a curve-shape rule is judged. UMLAUT starts its overfitting
 # check at epoch 3; two intervals is also the least that distinguishes a trend from one step.
 MIN_EPOCHS_FOR_TREND = 3

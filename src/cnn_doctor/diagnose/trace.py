@@ -109,6 +109,7 @@ class ActivationStat:
     # mean over units of the std *across probe images* of the unit's (spatially averaged)
     # response: how much the layer's output depends on the input at all
     signal_std: float | None = None
+    dtype: str = "float32"  # what the layer computed in: 16-bit rounding floors signal_std
 
 
 @dataclass

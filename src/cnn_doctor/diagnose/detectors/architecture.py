@@ -133,6 +133,8 @@ class VanishingGradients(Detector):
     def _forward(self, trace: Trace) -> tuple[list[bool], list[float]]:
         flags, ratios = [], []
         for probe in trace.probes:
+            if not self._resolves(probe):
+                continue
             ends = _signal_ends(probe) if probe.finite else None
             if ends is None or ends[1] <= 0:
                 continue
@@ -140,6 +142,13 @@ class VanishingGradients(Detector):
             ratios.append(ratio)
             flags.append(ratio < self.signal_ratio)
         return flags, ratios
+
+    def _resolves(self, probe: Probe) -> bool:
+        """Whether the probe's activations can show a ratio as small as ``signal_ratio``: values
+        rounded to a 16-bit format carry noise of about its unit roundoff (bfloat16: 2**-8), which
+        floors the measured ratio above the 1e-3 rule, so such probes cannot vote."""
+        roundoff = max((T.UNIT_ROUNDOFF.get(a.dtype, 0.0) for a in probe.activations), default=0.0)
+        return roundoff < self.signal_ratio
 
     def check(self, trace: Trace) -> list[Finding]:
         back_flags, back_ratios, silent = self._backward(trace)
@@ -791,10 +800,12 @@ class Underfitting(Detector):
         if not decrease < self.min_decrease:
             return []
         acc = trace.series("accuracy")
-        acc_gain = None
+        acc_gain, acc_noise = None, 0.0
         if acc.size >= window and np.all(np.isfinite(acc[-window:])):
             acc_gain = float(np.max(np.diff(acc[-window:])))
-            if not acc_gain < self.max_acc_gain:
+            examples = int(trace.context.get("num_train") or 0)
+            acc_noise = T.ACC_GAIN_NOISE_Z * T.accuracy_change_noise(float(acc[-1]), examples)
+            if not acc_gain < max(self.max_acc_gain, acc_noise):
                 return []  # still learning: the flat loss is the schedule annealing
         classes = trace.num_classes()
         start = trace.start_loss
@@ -827,8 +838,11 @@ class Underfitting(Detector):
                 "min_decrease": self.min_decrease,
                 "max_progress": self.max_progress,
                 "max_acc_gain": self.max_acc_gain,
+                "acc_gain_noise": acc_noise,
                 "source": "TheDeepChecker loss-not-decreasing check (5% over 5 observations); "
-                "AUTOTRAINER slow-progress check (max epoch accuracy gain < 0.01)",
+                "AUTOTRAINER slow-progress check (max epoch accuracy gain < 0.01, or under "
+                f"{T.ACC_GAIN_NOISE_Z:g} standard errors of an accuracy change on the "
+                "training set's size when that is larger)",
             },
         }
         width = config_value(trace, "model", "width")
