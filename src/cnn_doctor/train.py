@@ -20,7 +20,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -147,8 +147,6 @@ def build_compiled_model(
     """Model from the registry (or the user's builder), compiled with our optimizer and loss."""
     model_cfg = config.model
     if uses_decoupled_decay(config) and model_cfg.weight_decay:
-        from dataclasses import replace
-
         model_cfg = replace(model_cfg, weight_decay=0.0)  # AdamW applies it, decoupled
     data_format = "channels_first" if input_shape[0] == 3 else "channels_last"
     precision = resolve_precision(
@@ -327,8 +325,6 @@ def seed_everything(seed: int) -> None:
 def with_resolved_precision(config: Config, *, user_model: bool = False) -> Config:
     """``config`` with ``run.precision="auto"`` replaced by what this machine will use, so the
     saved config says how the run was computed (and a resume on other hardware repeats it)."""
-    from dataclasses import replace
-
     precision = resolve_precision(
         config.run.precision, keras.backend.backend(), user_model=user_model
     )

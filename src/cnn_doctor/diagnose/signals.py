@@ -49,12 +49,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def as_probabilities(outputs: np.ndarray) -> np.ndarray:
-    """The model's predictive distribution: its outputs if they are probabilities, else softmax."""
-    out = np.asarray(outputs, dtype=np.float64)
-    return out if is_probability_rows(out) else softmax(out)
-
-
 def label_issue_fraction(probs: np.ndarray, labels: np.ndarray) -> float:
     """Share of examples confident learning would flag as possibly mislabelled.
 
@@ -91,6 +85,7 @@ def output_stats(
     safe = np.where(np.isfinite(out), out, 0.0)
     sums = safe.sum(axis=1)
     predicted = np.argmax(safe, axis=1) if c > 1 else np.zeros(n, dtype=np.int64)
+    row_tolerance = T.probability_row_tolerance(dtype)
     stat = OutputStat(
         num_classes=int(c),
         examples=int(n),
@@ -99,12 +94,14 @@ def output_stats(
         max=float(np.max(out)) if finite else float(np.nanmax(safe)),
         row_sum_min=float(sums.min()),
         row_sum_max=float(sums.max()),
-        is_probability=is_probability_rows(out, T.probability_row_tolerance(dtype)),
+        is_probability=is_probability_rows(out, row_tolerance),
         predicted_counts=np.bincount(predicted, minlength=c).astype(int).tolist(),
         dtype=str(dtype),
-        row_tolerance=T.probability_row_tolerance(dtype),
+        row_tolerance=row_tolerance,
     )
     if finite and c > 1:
+        # the model's predictive distribution: its own rows (renormalised, as 16-bit rows may
+        # miss 1 by their roundoff) when it ends in a softmax, else the softmax of its logits
         probs = out / sums[:, None] if stat.is_probability else softmax(out)
         stat.mean_confidence = float(probs.max(axis=1).mean())
         if labels is not None:
