@@ -12,10 +12,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from cnn_doctor.diagnose.doctor import Doctor
+    from cnn_doctor.repair.loop import fix
 
 from cnn_doctor.investigate.lr_find import lr_find  # noqa: E402  (loads neither keras nor optuna)
 
-__all__ = ["Doctor", "__version__", "lr_find"]
+__all__ = ["Doctor", "__version__", "fix", "lr_find"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from cnn_doctor.diagnose.doctor import Doctor
 
         return Doctor
+    if name == "fix":  # cnn_doctor.fix(config, model_builder=None, budget="20m")
+        from cnn_doctor.repair.loop import fix
+
+        return fix
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

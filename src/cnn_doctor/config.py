@@ -107,6 +107,9 @@ class RunConfig:
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
     tta: bool = True  # test-time augmentation (flip + 1-px shifts, 6 views) for the test figure
     evaluate_test: bool = True  # false: skip the test set (sweeps/ablations rank on validation)
+    # Wall-time budget ("20m", "90s", "1h30m" or seconds; "" or 0 = none): optim.epochs becomes
+    # the most epochs that fit, measured on this machine (budget.py, calibrate.py).
+    time_budget: str = ""
 
 
 @dataclass
@@ -123,7 +126,9 @@ class Config:
         return tomli_w.dumps(self.to_dict())
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.to_toml())
+        from cnn_doctor.atomic import atomic_write_text
+
+        atomic_write_text(path, self.to_toml())
 
 
 SECTIONS: dict[str, type] = {
@@ -290,3 +295,6 @@ def validate(config: Config) -> None:
     _require(o.min_lr >= 0, "optim.min_lr must be >= 0")
     _require(all(e > 0 for e in o.step_epochs), "optim.step_epochs must be positive epoch numbers")
     _require(bool(r.out_dir), "run.out_dir must not be empty")
+    from cnn_doctor.budget import parse_duration  # here: budget.py imports this module
+
+    parse_duration(r.time_budget)  # raises BudgetError (a ConfigError) naming the valid forms

@@ -28,6 +28,12 @@ class TabulatedSchedule(keras.optimizers.schedules.LearningRateSchedule):
         index = keras.ops.minimum(keras.ops.cast(step, "int32"), len(self.table) - 1)
         return keras.ops.take(self._values, index)
 
+    def set_table(self, table: list[float]) -> None:
+        """Replace the per-step LRs mid-run (the time budget re-plans the remaining epochs when
+        the machine slows down, so the curve still reaches its end value)."""
+        self.table = [float(v) for v in table]
+        self._values = keras.ops.convert_to_tensor(np.asarray(self.table, "float32"))
+
     def get_config(self) -> dict:
         return {"table": self.table}
 

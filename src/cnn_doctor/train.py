@@ -9,19 +9,21 @@ Two entry points share one fitting core:
   label-issue search, sweeps), with no run directory.
 
 Determinism: shuffling and augmentation draw from generators seeded by ``(run.seed, epoch)``, so
-a resumed run sees exactly the batches the uninterrupted run would have seen.
+a resumed run sees exactly the batches the uninterrupted run would have seen; the model's own
+random streams (dropout) are saved with each checkpoint and restored on resume (``runs.py``).
+
+The run directory's life (create, lock, atomic writes, state, resume) lives in ``runs.py``;
+predictions, the test figure and the summary in ``evaluate.py``. Their public names are
+re-exported here because callers have always imported them from ``cnn_doctor.train``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +34,51 @@ import cnn_doctor.backend_default  # noqa: F401  (before keras: torch unless cho
 import keras
 import numpy as np
 
-from cnn_doctor.config import Config, ConfigError, config_from_dict
+from cnn_doctor.config import Config
 from cnn_doctor.data.augment import Augmenter
 from cnn_doctor.data.prepare import Normalizer, PreparedData, prepare_data
+from cnn_doctor.evaluate import predict_proba, run_summary, test_accuracy, tta_views
 from cnn_doctor.models import build_model
 from cnn_doctor.optim import build_loss, build_optimizer, uses_decoupled_decay
 from cnn_doctor.precision import dtype_policy, resolve_precision
+from cnn_doctor.runs import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    NORMALIZER_FILE,
+    STATE_FILE,
+    SUMMARY_FILE,
+    RunDir,
+    RunError,
+    load_run_config,
+    read_metrics,
+    restore_rng,
+)
 from cnn_doctor.schedules import lr_at_epoch
 
-METRICS_FILE = "metrics.jsonl"
-CHECKPOINT_FILE = "checkpoint.keras"
-STATE_FILE = "state.json"
-SUMMARY_FILE = "summary.json"
-CONFIG_FILE = "config.toml"
-MODEL_FILE = "model.keras"
-NORMALIZER_FILE = "normalizer.json"
+__all__ = [  # the names other modules import from here (some re-exported from runs/evaluate)
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "NORMALIZER_FILE",
+    "STATE_FILE",
+    "SUMMARY_FILE",
+    "FitOutcome",
+    "InputPipeline",
+    "RunResult",
+    "build_compiled_model",
+    "channels_first_for",
+    "fit_arrays",
+    "load_run_config",
+    "predict_proba",
+    "read_metrics",
+    "seed_everything",
+    "train",
+    "tta_views",
+    "with_resolved_precision",
+]
 
 
 # --------------------------------------------------------------------------- input pipeline
@@ -165,15 +197,6 @@ def build_compiled_model(
     return model
 
 
-def tta_views(x: np.ndarray) -> list[np.ndarray]:
-    """The test-time views airbench uses: the image and its mirror, each also shifted one pixel
-    up-left and down-right (reflect padding). Cheap (inference only) and worth ~1 point on CIFAR."""
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-    shifted = [padded[:, :-2, :-2], padded[:, 2:, 2:]]
-    views = [x, *shifted]
-    return views + [v[:, :, ::-1, :] for v in views]
-
-
 ADAPT_SAMPLE = 5000  # images used to fit data-dependent layers (patch covariance converges fast)
 
 
@@ -188,31 +211,6 @@ def adapt_data_dependent_layers(model: keras.Model, pipeline: InputPipeline, x: 
         sample = pipeline(x[np.sort(rows)])
         for layer in layers:
             layer.adapt(sample)
-
-
-def predict_proba(
-    model: keras.Model,
-    pipeline: InputPipeline,
-    x: np.ndarray,
-    *,
-    from_logits: bool = True,
-    tta: bool = False,
-    batch_size: int = 1000,
-) -> np.ndarray:
-    """Class probabilities for raw ``uint8`` images; ``tta`` averages over ``tta_views``."""
-
-    def probs(images: np.ndarray) -> np.ndarray:
-        out = model.predict(pipeline(images), batch_size=batch_size, verbose=0)
-        out = np.asarray(out, dtype="float64")
-        if from_logits:
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-            out /= out.sum(axis=1, keepdims=True)
-        return out
-
-    if not tta:
-        return probs(x)
-    views = tta_views(x)
-    return sum(probs(v) for v in views) / len(views)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -232,13 +230,33 @@ class _EpochClock(keras.callbacks.Callback):
         return time.perf_counter() - self.started
 
 
+class _RestoreRandomState(keras.callbacks.Callback):
+    """Puts back the random state saved with the checkpoint as the first resumed epoch begins.
+
+    Not earlier: ``fit`` itself draws from the global generator when it starts (the torch
+    backend's data loader takes a seed), which the uninterrupted run did only before epoch 1.
+    Restoring here makes the resumed epoch draw exactly what the uninterrupted one drew.
+    """
+
+    def __init__(self, rng: dict[str, Any]):
+        super().__init__()
+        self.rng: dict[str, Any] | None = rng
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.rng is not None:
+            restore_rng(self.rng, self.model)
+            self.rng = None
+
+
 class _RunRecorder(keras.callbacks.Callback):
     """Writes each finished epoch to ``metrics.jsonl`` (fsynced), then an atomic checkpoint,
-    then ``state.json`` — in that order, so the state never claims an epoch that is not saved."""
+    then ``state.json`` with the random state — in that order, so the state never claims an
+    epoch that is not saved. Runs before the caller's callbacks, so an epoch is saved even when
+    one of them raises (a sweep's pruning signal)."""
 
-    def __init__(self, run_dir: Path, config: Config, clock: _EpochClock):
+    def __init__(self, run: RunDir, config: Config, clock: _EpochClock):
         super().__init__()
-        self.run_dir = run_dir
+        self.run = run
         self.config = config
         self.clock = clock
         self.history: list[dict[str, float]] = []
@@ -255,14 +273,8 @@ class _RunRecorder(keras.callbacks.Callback):
             "seconds": round(self.clock.elapsed(), 3),
         }
         self.history.append(record)
-        with open(self.run_dir / METRICS_FILE, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp = self.run_dir / f".{CHECKPOINT_FILE}.tmp.keras"
-        self.model.save(tmp)
-        os.replace(tmp, self.run_dir / CHECKPOINT_FILE)
-        _write_json_atomic(self.run_dir / STATE_FILE, {"epochs_done": epoch + 1})
+        self.run.append_metrics(record)
+        self.run.save_checkpoint(self.model, epoch + 1)
 
 
 class _ProgressBar(keras.callbacks.Callback):
@@ -292,12 +304,6 @@ class _ProgressBar(keras.callbacks.Callback):
 
 def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- public API
@@ -375,35 +381,6 @@ def fit_arrays(
     return FitOutcome(model, pipeline, per_epoch)
 
 
-def new_run_dir(config: Config) -> Path:
-    """``<out_dir>/<YYYYmmdd-HHMMSS>-<name>``; a numeric suffix avoids collisions."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = config.run.name or config.model.arch
-    base = Path(config.run.out_dir) / f"{stamp}-{name}"
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    candidate.mkdir(parents=True)
-    return candidate
-
-
-def load_run_config(run_dir: Path) -> Config:
-    from cnn_doctor.config import tomllib
-
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
-    return config_from_dict(tomllib.loads(path.read_text()))
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def train(
     config: Config | None = None,
     *,
@@ -412,89 +389,152 @@ def train(
     model_builder: Callable[..., keras.Model] | None = None,
     console=None,
     quiet: bool = False,
+    data: PreparedData | None = None,
 ) -> RunResult:
     """Run ``config`` end to end (or continue the run in ``resume``) and return its results.
 
     ``model_builder(input_shape=..., num_classes=...)`` replaces the registry model (a user's own
-    network, trained with our data and optimizer). Exceptions from callbacks (e.g. a sweep's
-    pruning signal) propagate after the completed epochs are saved.
+    network, trained with our data and optimizer). ``data`` is ``prepare_data(config.data,
+    config.run.seed)`` when the caller already holds it (the diagnosis does, for its probe batch),
+    so it is not prepared twice. Exceptions from callbacks (e.g. a sweep's pruning signal)
+    propagate after the completed epochs are saved.
+
+    Everything that can fail on the user's input (config, data, model builder) runs *before* the
+    run directory is created, so a failed start leaves no folder behind. The directory is locked
+    while training; ``RunError`` says why a directory cannot be created, written or resumed.
     """
-    if resume is not None:
-        run_dir = Path(resume)
-        config = load_run_config(run_dir)
-        state = (
-            json.loads((run_dir / STATE_FILE).read_text())
-            if (run_dir / STATE_FILE).is_file()
-            else {"epochs_done": 0}
-        )
-        start_epoch = int(state["epochs_done"])
-        kept = read_metrics(run_dir)[:start_epoch]  # drop an epoch recorded but not checkpointed
-        (run_dir / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in kept))
-    else:
-        if config is None:
-            raise ValueError("train() needs a config or a run directory to resume")
-        config = with_resolved_precision(config, user_model=model_builder is not None)
-        run_dir = new_run_dir(config)
-        config.save(run_dir / CONFIG_FILE)
-        start_epoch, kept = 0, []
-
     session_started = time.perf_counter()
+    if resume is not None:
+        run = RunDir.open(resume)
+        with run.lock():
+            config = run.config()
+            state = run.read_state()
+            kept = read_metrics(run.path)[: state.epochs_done]
+            if len(kept) < state.epochs_done:
+                raise RunError(
+                    f"{run.path / METRICS_FILE} holds {len(kept)} of the {state.epochs_done} "
+                    f"epochs {STATE_FILE} records; the run's history is damaged. Start a new run"
+                )
+            data, pipeline, batches = _prepare(config, data)
+            if state.epochs_done:
+                model = run.load_checkpoint(state)
+                if state.rng is not None:
+                    callbacks = [_RestoreRandomState(state.rng), *callbacks]
+            else:  # killed during the first epoch: nothing to continue from
+                model = _new_model(config, data, pipeline, batches, model_builder)
+            run.rewrite_metrics(kept)  # drop an epoch recorded but not checkpointed
+            job = _Job(config, model, data, pipeline, batches, callbacks, kept)
+            return _fit_and_finish(run, job, console, quiet, session_started)
+
+    if config is None:
+        raise ValueError("train() needs a config or a run directory to resume")
+    config = with_resolved_precision(config, user_model=model_builder is not None)
+    data, pipeline, batches = _prepare(config, data)
+    # --- time budget (calibrate.py measures, budget.py plans): with run.time_budget, fix
+    # optim.epochs (and so the LR schedule's length) before the real model is built; without,
+    # add a callback that prints the projected wall time after the first steps.
+    from cnn_doctor.calibrate import budget_hook
+
+    budget = budget_hook(
+        config,
+        build=lambda cfg: _new_model(cfg, data, pipeline, batches, model_builder),
+        data=data,
+        pipeline=pipeline,
+        batches=batches,
+        started=session_started,
+        console=console,
+        quiet=quiet,
+    )
+    config, callbacks = budget.config, [*callbacks, *budget.callbacks]
+    # --- end of the time-budget hook
+    model = _new_model(config, data, pipeline, batches, model_builder)
+    job = _Job(config, model, data, pipeline, batches, callbacks)
+    run = RunDir.create(config)
+    with run.lock():
+        result = _fit_and_finish(run, job, console, quiet, session_started)
+        if budget.record(result.summary, result.history):  # planned vs actual time
+            run.write_json(SUMMARY_FILE, result.summary)
+        return result
+
+
+def _prepare(
+    config: Config, data: PreparedData | None
+) -> tuple[PreparedData, InputPipeline, TrainBatches]:
+    """Seed, then the data as the model will see it (validates the data files)."""
     seed_everything(config.run.seed)
-    data = prepare_data(config.data, config.run.seed)
-    num_classes = len(data.class_names)
+    if data is None:
+        data = prepare_data(config.data, config.run.seed)
     pipeline = InputPipeline(data.normalizer, channels_first_for(keras.backend.backend()))
-    _write_json_atomic(run_dir / NORMALIZER_FILE, pipeline.to_dict())
-    batches = TrainBatches(data.x_train, data.y_train, num_classes, config, pipeline)
+    batches = TrainBatches(data.x_train, data.y_train, len(data.class_names), config, pipeline)
+    return data, pipeline, batches
 
-    if start_epoch > 0 and (run_dir / CHECKPOINT_FILE).is_file():
-        import cnn_doctor.optim  # noqa: F401  (registers the schedule for deserialization)
 
-        model = keras.models.load_model(run_dir / CHECKPOINT_FILE)
-    else:
-        start_epoch = 0
-        model = build_compiled_model(
-            config, num_classes, len(batches), model_builder, pipeline.input_shape
-        )
-        adapt_data_dependent_layers(model, pipeline, data.x_train)
+def _new_model(
+    config: Config,
+    data: PreparedData,
+    pipeline: InputPipeline,
+    batches: TrainBatches,
+    model_builder: Callable[..., keras.Model] | None,
+) -> keras.Model:
+    """A fresh compiled model, its data-dependent layers fitted (validates the model config)."""
+    model = build_compiled_model(
+        config, len(data.class_names), len(batches), model_builder, pipeline.input_shape
+    )
+    adapt_data_dependent_layers(model, pipeline, data.x_train)
+    return model
 
+
+@dataclass
+class _Job:
+    """One fitting session, fully prepared (and so validated) before its run folder is used."""
+
+    config: Config
+    model: keras.Model
+    data: PreparedData
+    pipeline: InputPipeline
+    batches: TrainBatches
+    callbacks: Sequence[keras.callbacks.Callback]
+    kept: list[dict[str, Any]] = field(default_factory=list)  # epochs done before this session
+
+
+def _fit_and_finish(
+    run: RunDir, job: _Job, console, quiet: bool, session_started: float
+) -> RunResult:
+    """Fit from ``len(job.kept)`` epochs on, then the test figure, final model, summary and
+    curves."""
+    from cnn_doctor.report.curves import plot_curves
+
+    config, model, data, pipeline, batches = (
+        job.config,
+        job.model,
+        job.data,
+        job.pipeline,
+        job.batches,
+    )
+    kept, callbacks = job.kept, job.callbacks
+    run.write_json(NORMALIZER_FILE, pipeline.to_dict())
     clock = _EpochClock(batches)
-    recorder = _RunRecorder(run_dir, config, clock)
+    recorder = _RunRecorder(run, config, clock)
     recorder.history = list(kept)
     validation = None
     if len(data.x_val):
-        validation = (pipeline(data.x_val), _one_hot(data.y_val, num_classes))
+        validation = (pipeline(data.x_val), _one_hot(data.y_val, len(data.class_names)))
 
-    all_callbacks: list[keras.callbacks.Callback] = [clock, recorder, *callbacks]
-    started = time.perf_counter()
+    start_epoch = len(kept)
     if start_epoch < config.optim.epochs:
+        all_callbacks: list[keras.callbacks.Callback] = [clock, recorder, *callbacks]
         _fit_with_progress(
             model, batches, config, validation, all_callbacks, start_epoch, console, quiet
         )
-    fit_seconds = time.perf_counter() - started
 
-    test_accuracy = None
-    if config.run.evaluate_test and len(data.y_test):
-        probs = predict_proba(
-            model, pipeline, data.x_test, from_logits=_outputs_logits(config), tta=config.run.tta
-        )
-        test_accuracy = float((probs.argmax(axis=1) == data.y_test).mean())
-    model.save(run_dir / MODEL_FILE)
+    test_acc = test_accuracy(model, pipeline, config, data.x_test, data.y_test)
+    run.save_model(model, MODEL_FILE)
     history = recorder.history
-    prior_seconds = sum(h["seconds"] for h in kept)
-    wall_seconds = prior_seconds + time.perf_counter() - session_started
-    summary = _summary(
-        config, history, test_accuracy, fit_seconds, wall_seconds, len(data.x_train), start_epoch
-    )
-    _write_json_atomic(run_dir / SUMMARY_FILE, summary)
-    from cnn_doctor.report.curves import plot_curves
-
-    plot_curves(history, run_dir / "curves.png")
-    return RunResult(run_dir, summary, history, model, pipeline, data)
-
-
-def _outputs_logits(config: Config) -> bool:
-    """Whether the model's raw output needs a softmax to become probabilities."""
-    return config.model.final_activation == "none"
+    wall_seconds = sum(h["seconds"] for h in kept) + time.perf_counter() - session_started
+    summary = run_summary(config, history, test_acc, wall_seconds, len(data.x_train))
+    run.write_json(SUMMARY_FILE, summary)
+    plot_curves(history, run.path / "curves.png")
+    return RunResult(run.path, summary, history, model, pipeline, data)
 
 
 def _fit_with_progress(model, batches, config, validation, callbacks, start_epoch, console, quiet):
@@ -533,35 +573,3 @@ def _fit_with_progress(model, batches, config, validation, callbacks, start_epoc
         transient=False,
     ) as progress:
         fit([_ProgressBar(progress, config.optim.epochs, len(batches), start_epoch)])
-
-
-def _summary(
-    config, history, test_accuracy, fit_seconds, wall_seconds, n_train, start_epoch
-) -> dict[str, Any]:
-    val = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
-    trained_epochs = max(len(history) - start_epoch, 0)
-    train_seconds = sum(h["seconds"] for h in history[start_epoch:]) or fit_seconds
-    return {
-        "test_accuracy": test_accuracy,
-        "best_val_accuracy": max(val) if val else None,
-        "final_val_accuracy": val[-1] if val else None,
-        "epochs": len(history),
-        "wall_seconds": round(wall_seconds, 2),
-        "images_per_second": round(n_train * trained_epochs / train_seconds, 1)
-        if trained_epochs
-        else None,
-        "tta": config.run.tta,
-        "precision": config.run.precision,
-        "backend": keras.backend.backend(),
-        "versions": _versions(),
-    }
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    versions = {"python": platform.python_version(), "keras": keras.__version__}
-    for package in ("numpy", "torch", "tensorflow", "jax", "cnn-doctor"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions

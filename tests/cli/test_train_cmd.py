@@ -72,3 +72,47 @@ def test_resume_of_a_folder_that_is_not_a_run_is_refused(tmp_path: Path):
     result = runner.invoke(app, ["train", "--resume", str(tmp_path)])
     assert result.exit_code == 2
     assert "not a run directory" in result.output
+
+
+def test_time_budget_that_is_not_a_duration_is_one_line(tmp_path):
+    result = runner.invoke(app, ["train", "--time-budget", "20 parsecs"])
+    assert result.exit_code == 2
+    assert "run.time_budget='20 parsecs' is not a duration; use e.g. 20m" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_time_budget_too_small_for_one_epoch_names_the_minimum(
+    tiny_cifar_dir, tmp_path, monkeypatch
+):
+    from cnn_doctor import calibrate
+
+    # a machine measured at 10 s a step: one epoch (5 steps) cannot fit in 30 s
+    monkeypatch.setattr(calibrate, "time_steps", lambda *a, **k: [10.0] * calibrate.MIN_STEPS)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data-dir",
+            str(tiny_cifar_dir),
+            "--time-budget",
+            "30s",
+            "--set",
+            f"run.out_dir={tmp_path}",
+            "--set",
+            "data.val_size=20",
+            "--set",
+            "model.width=0.125",
+            "--set",
+            "optim.batch_size=32",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "too small for one epoch" in result.output and "give more than" in result.output
+    assert "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())  # no run directory left behind
+
+
+def test_resume_refuses_a_new_time_budget(tmp_path: Path):
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path), "--time-budget", "5m"])
+    assert result.exit_code == 2
+    assert "drop --config/--set/--time-budget" in result.output

@@ -31,6 +31,17 @@ HEALTHY_GRADS = [0.5, 0.8, 1.0, 0.4]
 HEALTHY_WEIGHTS = [3.0, 6.0, 9.0, 2.0]
 EPOCHS = 6
 PROBE_N = 256
+# The model's layer list as the Doctor records it (model_facts.layer_summary): the seed CNN.
+SEED_LAYERS = [
+    {"name": "conv1", "class": "Conv2D", "kind": "weight", "activation": "relu"},
+    {"name": "pool1", "class": "MaxPooling2D", "kind": "max_pool"},
+    {"name": "conv2", "class": "Conv2D", "kind": "weight", "activation": "relu"},
+    {"name": "pool2", "class": "MaxPooling2D", "kind": "max_pool"},
+    {"name": "flatten", "class": "Flatten", "kind": "pass"},
+    {"name": "dense1", "class": "Dense", "kind": "weight", "activation": "relu"},
+    {"name": "dropout", "class": "Dropout", "kind": "pass", "dropout": 0.5},
+    {"name": "dense2", "class": "Dense", "kind": "weight", "activation": "linear"},
+]
 
 
 def _probe(
@@ -94,10 +105,19 @@ def _probe(
         mean_confidence=0.5,
         label_issue_fraction=0.02,
     )
+    data_loss = 2.35 if epoch == 0 else 2.0 - 0.15 * epoch
+    # the compiled loss reads the outputs the way the context's loss does: logits (healthy) or
+    # probabilities (a softmax model with a from_logits=False loss)
+    out.ce_as_logits = data_loss if not probability else 2.1
+    out.ce_as_probabilities = data_loss if probability else 5.0
+    out.compiled_loss = data_loss
+    if probability:
+        out.max_probability = 0.9
     return Probe(
         epoch=epoch,
         step=79 * epoch,
-        loss=2.35 if epoch == 0 else 2.0 - 0.15 * epoch,
+        loss=data_loss,
+        total_loss=data_loss + 0.05,
         lr=lr,
         weights=weights,
         activations=acts,
@@ -143,6 +163,15 @@ def healthy_trace() -> Trace:
             "has_batchnorm": True,
             "frozen_layers": [],
             "trainable_params": 545_098,
+            "layers": SEED_LAYERS,
+            "output_chain": [],
+            "metrics": [{"name": "accuracy", "class": "SparseCategoricalAccuracy"}],
+            "label_format": "sparse",
+            "label_shape": [],
+            "label_min": 0.0,
+            "label_max": 9.0,
+            "label_distinct": 10,
+            "label_integral": True,
         },
         history=history,
         probes=probes,
@@ -340,8 +369,12 @@ def double_softmax() -> Trace:
 
 
 def missing_softmax() -> Trace:
+    """Logits read as probabilities: Keras rescales each row by its sum and clips, so the
+    compiled loss equals the probabilities reading of the outputs."""
     t = healthy_trace()
     t.context["from_logits"] = False
+    for p in t.probes:
+        p.output.compiled_loss = p.output.ce_as_probabilities
     return t
 
 
@@ -396,6 +429,90 @@ def batch_huge() -> Trace:
     return t
 
 
+def double_softmax_in_model() -> Trace:
+    """Dense(10, softmax) followed by Softmax(): rows are probabilities no larger than 0.232."""
+    t = healthy_trace()
+    t.context.update(from_logits=False, output_chain=["softmax", "softmax"])
+    t.probes = [_probe(p.epoch, probability=True, probe_acc=p.output.accuracy) for p in t.probes]
+    for p in t.probes:
+        p.output.max_probability = 0.21
+    return t
+
+
+def double_softmax_custom_loss() -> Trace:
+    """A softmax model and a custom loss (from_logits unknown) whose value on the probe equals
+    the cross-entropy of softmax(outputs): the loss applies its own softmax."""
+    t = healthy_trace()
+    t.context.update(from_logits=None, loss="my_loss", output_chain=["softmax"])
+    t.probes = [_probe(p.epoch, probability=True, probe_acc=p.output.accuracy) for p in t.probes]
+    for p in t.probes:
+        p.output.compiled_loss = p.output.ce_as_logits
+    return t
+
+
+def output_relu() -> Trace:
+    t = healthy_trace()
+    t.context["output_chain"] = ["relu"]
+    return t
+
+
+def labels_outside_output_range() -> Trace:
+    """Labels 0-9 against a sigmoid output under binary cross-entropy."""
+    t = healthy_trace()
+    t.context.update(loss="binary_crossentropy", from_logits=False, output_chain=["sigmoid"])
+    return t
+
+
+def binary_accuracy_metric() -> Trace:
+    t = healthy_trace()
+    t.context["metrics"] = [{"name": "binary_accuracy", "class": "BinaryAccuracy"}]
+    _set_history(t, binary_accuracy=[0.9, 0.9, 0.91, 0.91, 0.92, 0.92])
+    return t
+
+
+def linear_model() -> Trace:
+    t = healthy_trace()
+    t.context["layers"] = [{k: v for k, v in r.items() if k != "activation"} for r in SEED_LAYERS]
+    return t
+
+
+def class_ordered_batches() -> Trace:
+    """Every epoch ends predicting the last class seen, though the epoch logged 60-70% accuracy
+    (batch by batch) and validation stays at chance."""
+    t = healthy_trace()
+    _set_history(
+        t,
+        accuracy=[0.55, 0.62, 0.66, 0.68, 0.7, 0.71],
+        val_accuracy=[0.1, 0.1, 0.11, 0.1, 0.1, 0.1],
+    )
+    for p in t.probes[1:]:
+        p.output.predicted_counts = [0, 0, 0, 0, 0, 0, 0, 0, 6, 250]
+        p.output.accuracy = 0.11
+    return t
+
+
+def sorted_arrays_validation_split() -> Trace:
+    """Sorted arrays with validation_split: the probe (the arrays' first images) comes in a
+    handful of class runs and validation -- the last, never-trained classes -- scores ~0."""
+    t = healthy_trace()
+    t.context.update(label_runs=3, label_runs_expected=231.0, label_runs_z=-46.0)
+    _set_history(
+        t,
+        accuracy=[0.3, 0.45, 0.55, 0.62, 0.66, 0.7],
+        val_accuracy=[0.0, 0.0, 0.01, 0.0, 0.0, 0.0],
+    )
+    return t
+
+
+def heavy_weight_decay() -> Trace:
+    """The penalty is ~70% of the logged loss and the data loss barely moves."""
+    t = healthy_trace()
+    for p in t.probes:
+        p.loss = 2.35 if p.epoch == 0 else 2.3 - 0.02 * p.epoch
+        p.total_loss = p.loss + (5.0 if p.epoch else 9.0)
+    return t
+
+
 def no_batch_norm_small_batch() -> Trace:
     """Batch 4 without BatchNorm is fine (Masters & Luschi 2018): must stay silent."""
     t = healthy_trace()
@@ -437,6 +554,27 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
     "frozen_never_updated": (frozen_never_updated, "frozen_layers", frozenset()),
     "batch_tiny": (batch_tiny, "batch_size_extreme", frozenset()),
     "batch_huge": (batch_huge, "batch_size_extreme", frozenset()),
+    "double_softmax_in_model": (double_softmax_in_model, "double_softmax", frozenset()),
+    "double_softmax_custom_loss": (double_softmax_custom_loss, "double_softmax", frozenset()),
+    "output_relu": (output_relu, "output_activation", frozenset()),
+    "labels_outside_output_range": (
+        labels_outside_output_range,
+        "loss_label_mismatch",
+        frozenset({"missing_softmax"}),
+    ),
+    "binary_accuracy_metric": (binary_accuracy_metric, "metric_mismatch", frozenset()),
+    "linear_model": (linear_model, "missing_nonlinearity", frozenset()),
+    "class_ordered_batches": (
+        class_ordered_batches,
+        "unshuffled_data",
+        frozenset({"prediction_collapse", "overfitting", "underfitting"}),
+    ),
+    "sorted_arrays_validation_split": (
+        sorted_arrays_validation_split,
+        "unshuffled_data",
+        frozenset({"overfitting"}),
+    ),
+    "heavy_weight_decay": (heavy_weight_decay, "over_regularization", frozenset({"underfitting"})),
 }
 
 

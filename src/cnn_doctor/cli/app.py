@@ -12,10 +12,13 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnn_doctor.config import Config
 
 app = typer.Typer(
     name="cnn-doctor",
@@ -46,6 +49,27 @@ DataDirOption = Annotated[
         "$CNN_DOCTOR_DATA, then the user cache).",
     ),
 ]
+TimeBudgetOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--time-budget",
+        help="Wall time of a run, e.g. 20m, 90s, 1h30m (= --set run.time_budget=...): the "
+        "epochs that fit are measured on this machine first.",
+    ),
+]
+
+
+def load_cli_config(
+    config_path: str | None, overrides: list[str] | None, data_dir: Path | None = None
+) -> Config:
+    """The config a command was given (file/preset + ``--set`` + ``--data-dir``), with its
+    backend pinned before keras loads. ``ConfigError`` on a mistake (``user_errors`` prints it)."""
+    from cnn_doctor.config import load_config
+
+    extra = [f"data.data_dir={data_dir}"] if data_dir else []
+    config = load_config(config_path, [*(overrides or []), *extra])
+    select_backend(config.run.backend)
+    return config
 
 
 def fail(message: str) -> NoReturn:
@@ -69,13 +93,15 @@ def select_backend(backend: str) -> None:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause (bad config, bad data files) into ``fail`` messages."""
+    """Turn the errors a user can cause (bad config, bad data files, a run directory that cannot
+    be created, written or resumed) into ``fail`` messages."""
     from cnn_doctor.config import ConfigError
     from cnn_doctor.data.errors import DataError
+    from cnn_doctor.runs import RunError
 
     try:
         yield
-    except (ConfigError, DataError) as error:
+    except (ConfigError, DataError, RunError) as error:
         fail(str(error))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/] — completed work is saved")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -21,11 +20,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cnn_doctor.cli.app import (
+    ConfigOption,
     DataDirOption,
+    SetOption,
     app,
     console,
     fail,
-    select_backend,
+    load_cli_config,
     user_errors,
 )
 
@@ -34,18 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RESULT_JSON = "data_check.json"
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
-
-
-def new_data_check_dir(out_dir: str | Path) -> Path:
-    """``<out_dir>/<YYYYmmdd-HHMMSS>-data-check`` (a numeric suffix avoids collisions)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(out_dir) / f"{stamp}-data-check"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
 
 
 @contextmanager
@@ -141,19 +130,8 @@ def data_check(
             "data_check.json go (default: a new runs/<timestamp>-data-check/).",
         ),
     ] = None,
-    config: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config (file or preset) whose normalization and "
-            "validation split are checked, and whose seed is used.",
-        ),
-    ] = None,
-    set_: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option("--set", "-s", help="Override one key: section.key=value (repeatable)."),
-    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
     folds: Annotated[
         int, typer.Option("--folds", min=2, max=20, help="k for the label search's k-fold.")
     ] = 4,
@@ -176,7 +154,6 @@ def data_check(
 ) -> None:
     """Check a dataset for corrupted, duplicate, outlier, leaked and mislabeled images."""
     with user_errors():
-        from cnn_doctor.config import load_config
         from cnn_doctor.data.checks import (
             export_clean as write_clean_copy,
         )
@@ -187,15 +164,16 @@ def data_check(
         )
         from cnn_doctor.data.checks.report import write_data_check_report
         from cnn_doctor.diagnose.findings import findings_to_json
+        from cnn_doctor.runs import ensure_dir, new_run_dir
 
-        cfg = load_config(config, set_ or [])
-        select_backend(cfg.run.backend)
+        cfg = load_cli_config(config, set_)
         managers = [get_check(name) for name in check] if check else None
         if labels and managers is not None and "label_issues" not in (check or []):
             fail(
                 "--labels trains a model for label_issues; add --check label_issues or drop --check"
             )
         explicit = data_dir or (cfg.data.data_dir or None)
+        out_dir = ensure_dir(out) if out else None  # a folder that cannot be made fails first
         started = time.perf_counter()
         with _progress() as progress:
             task = progress.add_task("reading the dataset")
@@ -210,7 +188,7 @@ def data_check(
                 on_start=lambda name: progress.update(task, description=f"check: {name}"),
             )
             progress.update(task, description="writing the report and image grids")
-            run_dir = Path(out) if out else new_data_check_dir(cfg.run.out_dir)
+            run_dir = out_dir or new_run_dir(cfg.run.out_dir, "data-check")
             report, grids, summary = write_data_check_report(run_dir, data, result)
             extra = {
                 "dataset": summary,

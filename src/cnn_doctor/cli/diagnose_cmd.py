@@ -130,15 +130,11 @@ def diagnose(
 
 
 def _diagnose_run_dir(run_dir: Path, json_path: Path | None, probe: bool) -> None:
-    if not run_dir.is_dir():
-        fail(f"{run_dir} is not a directory")
-    if not (run_dir / "trace.json").is_file() and not (run_dir / "config.toml").is_file():
-        fail(f"{run_dir} is not a run directory (neither trace.json nor config.toml)")
-    if (run_dir / "config.toml").is_file():
-        from cnn_doctor.config import config_from_dict, tomllib
+    from cnn_doctor.runs import CONFIG_FILE, load_run_config, require_run_dir
 
-        saved = config_from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
-        select_backend(saved.run.backend)
+    require_run_dir(run_dir, markers=("trace.json", CONFIG_FILE))
+    if (run_dir / CONFIG_FILE).is_file():
+        select_backend(load_run_config(run_dir).run.backend)
     from cnn_doctor.diagnose import diagnose_trace
     from cnn_doctor.diagnose.pipeline import trace_from_run_dir
     from cnn_doctor.diagnose.render import print_diagnosis

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -19,11 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from cnn_doctor.cli.app import (
+    ConfigOption,
     DataDirOption,
     SetOption,
+    TimeBudgetOption,
     app,
     console,
     fail,
+    load_cli_config,
     select_backend,
     user_errors,
 )
@@ -78,13 +80,10 @@ def _investigate_errors() -> Iterator[None]:
             fail(escape(str(error)))
 
 
-def _load(config: str | None, overrides: list[str] | None, data_dir: Path | None) -> Config:
-    from cnn_doctor.config import load_config
-
-    extra = [f"data.data_dir={data_dir}"] if data_dir else []
-    cfg = load_config(config, [*(overrides or []), *extra])
-    select_backend(cfg.run.backend)
-    return cfg
+def _with_budget(overrides: list[str] | None, time_budget: str | None) -> list[str]:
+    """``--time-budget X`` is ``--set run.time_budget=X``: every run (each calls ``train``) gets
+    the budget, so runs are compared at equal time, not equal epochs."""
+    return [*(overrides or []), *([f"run.time_budget={time_budget}"] if time_budget else [])]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,10 +92,7 @@ def _load(config: str | None, overrides: list[str] | None, data_dir: Path | None
 
 @app.command("lr-find")
 def lr_find_cmd(
-    config: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--config", "-c", help="TOML config file or preset (default recipe)."),
-    ] = None,
+    config: ConfigOption = None,
     set_: SetOption = None,
     data_dir: DataDirOption = None,
     steps: Annotated[int, typer.Option("--steps", min=5, help="Batches in the LR ramp.")] = 100,
@@ -123,13 +119,13 @@ def lr_find_cmd(
     if not (0 < start_lr < end_lr):
         fail(f"--start-lr ({start_lr}) must be > 0 and below --end-lr ({end_lr})")
     with _investigate_errors():
-        cfg = _load(config, set_, data_dir)
+        cfg = load_cli_config(config, set_, data_dir)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         from cnn_doctor.investigate.lr_find import lr_find_for_config
+        from cnn_doctor.runs import new_run_dir
 
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = Path(out or cfg.run.out_dir) / f"{stamp}-lr-find"
+        folder = new_run_dir(out or cfg.run.out_dir, "lr-find")
         started = time.perf_counter()
         with Progress(
             "[bold]LR range test",
@@ -349,6 +345,7 @@ def ablate(
     workers: WorkersOption = 1,
     join: JoinOption = False,
     out: OutOption = None,
+    time_budget: TimeBudgetOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the planned variants and exit.")
     ] = False,
@@ -358,13 +355,15 @@ def ablate(
 
     with _investigate_errors():
         if join:
+            if time_budget:
+                fail("--join runs the study's stored config; drop --time-budget")
             _spec, name, study_dir = _join(storage, study_name, out)
             url: str = storage  # type: ignore[assignment]
             overrides = _local_overrides(None, data_dir)
         else:
             from cnn_doctor.investigate.ablation import ablation_plan, get_budget
 
-            cfg = _load(base, set_, data_dir)
+            cfg = load_cli_config(base, _with_budget(set_, time_budget), data_dir)
             chosen = get_budget(budget)
             budgeted = chosen.apply(cfg)
             if budgeted.data.val_size == 0:
@@ -477,14 +476,18 @@ def sweep(
     workers: WorkersOption = 1,
     join: JoinOption = False,
     out: OutOption = None,
+    time_budget: TimeBudgetOption = None,
 ) -> None:
     """Optuna (TPE + pruning) search over a space of config keys; resumable and distributable."""
     from cnn_doctor.investigate import study as st
 
     with _investigate_errors():
         if join:
-            if base or space:
-                fail("--join takes the base config and space from the study; drop --base/--space")
+            if base or space or time_budget:
+                fail(
+                    "--join takes the base config and space from the study; "
+                    "drop --base/--space/--time-budget"
+                )
             spec, name, study_dir = _join(storage, study_name, out)
             url: str = storage  # type: ignore[assignment]
             overrides = _local_overrides(None, data_dir)
@@ -495,7 +498,7 @@ def sweep(
                 fail("a sweep needs --space FILE, e.g. [optim.lr] low = 1e-3, high = 1, log = true")
             if pruner not in st.PRUNERS:
                 fail(f"--pruner {pruner!r} is not valid; choose one of: {', '.join(st.PRUNERS)}")
-            cfg = _load(base, set_, data_dir)
+            cfg = load_cli_config(base, _with_budget(set_, time_budget), data_dir)
             if cfg.data.val_size == 0:
                 fail("a sweep maximises validation accuracy: data.val_size must be > 0")
             search = load_space(space)

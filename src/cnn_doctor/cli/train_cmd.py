@@ -11,22 +11,14 @@ from cnn_doctor.cli.app import (
     ConfigOption,
     DataDirOption,
     SetOption,
+    TimeBudgetOption,
     app,
     console,
     fail,
+    load_cli_config,
     select_backend,
     user_errors,
 )
-
-
-def resolve(config_path: str | None, overrides: list[str] | None, data_dir: Path | None):
-    """Load the config (file/preset + overrides) and pin the backend it names."""
-    from cnn_doctor.config import load_config
-
-    extra = [f"data.data_dir={data_dir}"] if data_dir else []
-    config = load_config(config_path, [*(overrides or []), *extra])
-    select_backend(config.run.backend)
-    return config
 
 
 @app.command()
@@ -39,21 +31,24 @@ def train(
         typer.Option("--resume", help="Continue an interrupted run directory."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    time_budget: TimeBudgetOption = None,
 ) -> None:
     """Train on CIFAR-10 (the fast default recipe unless told otherwise) and report accuracy."""
     with user_errors():
+        if time_budget is not None:
+            set_ = [*(set_ or []), f"run.time_budget={time_budget}"]
         if resume is not None:
             if config or set_:
-                fail("--resume continues a run with its saved config; drop --config/--set")
-            if not (resume / "config.toml").is_file():
-                fail(f"{resume} is not a run directory (no config.toml)")
-            from cnn_doctor.config import config_from_dict, tomllib
+                fail(
+                    "--resume continues a run with its saved config; "
+                    "drop --config/--set/--time-budget"
+                )
+            from cnn_doctor.runs import RunDir
 
-            saved = config_from_dict(tomllib.loads((resume / "config.toml").read_text()))
-            select_backend(saved.run.backend)
+            select_backend(RunDir.open(resume).config().run.backend)
             cfg = None
         else:
-            cfg = resolve(config, set_, data_dir)
+            cfg = load_cli_config(config, set_, data_dir)
         from cnn_doctor.report.training import write_training_report
         from cnn_doctor.train import train as run_training
 
@@ -68,18 +63,30 @@ def train(
         report = write_training_report(result.run_dir, result.summary, result.history)
         s = result.summary
         test = "n/a" if s["test_accuracy"] is None else f"{s['test_accuracy']:.4f}"
+        best = "n/a" if s["best_val_accuracy"] is None else f"{s['best_val_accuracy']:.4f}"
+        speed = "n/a" if s["images_per_second"] is None else f"{s['images_per_second']:.0f}"
         console.print(
             f"[bold green]test accuracy {test}[/] "
-            f"(best val {s['best_val_accuracy']}, {s['wall_seconds']:.0f} s, "
-            f"{s['images_per_second']} img/s)\nrun: {result.run_dir}\nreport: {report}"
+            f"(best val {best}, {s['wall_seconds']:.0f} s, {speed} img/s)"
+            f"\nrun: {result.run_dir}\nreport: {report}"
         )
+        if "time_budget" in s:  # planned vs actual, as summary.json records it
+            b = s["time_budget"]
+            console.print(
+                f"time budget {b['budget_seconds']:.0f} s: planned {b['planned_epochs']} "
+                f"epoch(s) in {b['planned_seconds']:.0f} s, trained {b['actual_epochs']}, "
+                f"took {b['actual_seconds']:.0f} s"
+                + ("" if b["within_budget"] else " [bold red](over budget)[/]")
+            )
 
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild report.html of a run directory from what it holds."""
-    from cnn_doctor.report.html import write_report
+    with user_errors():
+        from cnn_doctor.report.html import write_report
+        from cnn_doctor.runs import require_run_dir
 
-    if not run_dir.is_dir():
-        fail(f"{run_dir} is not a directory")
-    console.print(f"report: {write_report(run_dir)}")
+        # never drop a report.html into a folder that is not a run
+        require_run_dir(run_dir)
+        console.print(f"report: {write_report(run_dir)}")

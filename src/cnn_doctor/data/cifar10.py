@@ -34,6 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from cnn_doctor.atomic import atomic_write, atomic_write_bytes
 from cnn_doctor.data.errors import DataError
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
@@ -474,17 +475,10 @@ def _check_images(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, 
 def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
     """Write via a temp file + rename so a crash never leaves a short file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(data, np.ndarray):
-                data.tofile(handle)
-            else:
-                handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if isinstance(data, np.ndarray):
+        atomic_write(path, data.tofile)
+    else:
+        atomic_write_bytes(path, data)
 
 
 def write_batch_file(path: str | os.PathLike[str], x: np.ndarray, y: np.ndarray) -> None:

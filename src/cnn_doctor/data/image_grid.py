@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from cnn_doctor.atomic import atomic_write
+
 _BACKGROUND = (255, 255, 255)
 _TEXT = (30, 30, 30)
 _PAIR_GAP = 2  # pixels between the two halves of a pair
@@ -98,8 +100,7 @@ def _render(
             )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path, format="PNG", optimize=True)
-    return path
+    return atomic_write(path, lambda handle: canvas.save(handle, format="PNG", optimize=True))
 
 
 def save_image_grid(

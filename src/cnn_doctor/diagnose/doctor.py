@@ -23,7 +23,21 @@ import numpy as np
 from cnn_doctor.diagnose import signals as S
 from cnn_doctor.diagnose.detectors import Detector, Diagnosis, diagnose_trace
 from cnn_doctor.diagnose.findings import Finding
-from cnn_doctor.diagnose.grads import apply_update, preserved_global_rng, probe_gradients
+from cnn_doctor.diagnose.grads import (
+    apply_update,
+    compiled_data_loss,
+    preserved_global_rng,
+    probe_gradients,
+)
+from cnn_doctor.diagnose.model_facts import (
+    activation_name,
+    has_kernel,
+    label_facts,
+    layer_summary,
+    leaf_layers,
+    output_chain,
+    resolved_metrics,
+)
 from cnn_doctor.diagnose.trace import Probe, Trace, WeightStat
 
 _ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
@@ -167,7 +181,9 @@ class Doctor(keras.callbacks.Callback):
         self._probe()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        row = _normalise_logs(logs or {})
+        if "metrics" not in self.trace.context:
+            self._read_metrics()
+        row = _normalise_logs(logs or {}, not_accuracy=self._not_accuracy)
         row["epoch"] = len(self.trace.history) + 1
         lr = self._learning_rate()
         if lr is not None and "lr" not in row:
@@ -176,6 +192,20 @@ class Doctor(keras.callbacks.Callback):
         self.diagnosis = None
         if len(self.trace.history) % self.probe_every == 0:
             self._probe_unless_done()
+
+    def _read_metrics(self) -> None:
+        """Record the metric classes Keras resolved (built by now) and note which logged
+        "accuracy" is not multi-class accuracy, so the trace's accuracy curve never holds it."""
+        metrics = resolved_metrics(self.model)
+        if metrics is None:
+            return
+        self.trace.context["metrics"] = metrics
+        classes = self.trace.context.get("num_classes") or 0
+        self._not_accuracy = {
+            m["name"]
+            for m in metrics
+            if m["name"] in _ACCURACY_KEYS and m["class"] == "BinaryAccuracy" and classes > 1
+        }
 
     def _probe_unless_done(self) -> None:
         """Probe now, unless a step-level probe already measured these very weights."""
@@ -212,6 +242,7 @@ class Doctor(keras.callbacks.Callback):
         self._has_input_tap = False
         self._warned: set[str] = set()
         self._batches_seen = 0
+        self._not_accuracy: set[str] = set()
 
     def _warn(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -382,8 +413,17 @@ class Doctor(keras.callbacks.Callback):
                 S.activation_stats(layer, activation, values, channel_axis=axis, dtype=dtype)
             )
         if final.ndim == 2:
+            compiled = None
+            if y is not None:
+                compiled = compiled_data_loss(self.model, y, tensors[-1])
             # a softmax computed in bfloat16 sums to 1 only to ~0.4%: judged with its roundoff
-            probe.output = S.output_stats(final, y, dtype=dtypes[-1])
+            probe.output = S.output_stats(
+                final,
+                y,
+                dtype=dtypes[-1],
+                compiled_loss=compiled,
+                label_smoothing=float(self.trace.context.get("label_smoothing") or 0.0),
+            )
             if not probe.output.finite:
                 probe.finite = False
 
@@ -415,7 +455,7 @@ class Doctor(keras.callbacks.Callback):
             )
             return None
         taps: list[Any] = []
-        first = next((layer for layer in model.layers if _has_kernel(layer)), None)
+        first = next((layer for layer in model.layers if has_kernel(layer)), None)
         if first is not None:
             try:
                 taps.append(first.input)
@@ -424,7 +464,7 @@ class Doctor(keras.callbacks.Callback):
                 pass
         last_layer = model.layers[-1] if model.layers else None
         for layer in model.layers:
-            name = _activation_name(layer)
+            name = activation_name(layer)
             if name is None or S.activation_kind(name) == "ignored" or layer is last_layer:
                 continue
             try:
@@ -457,11 +497,11 @@ class Doctor(keras.callbacks.Callback):
             ctx["epochs"] = int(params["epochs"])
         if params.get("steps"):
             ctx["steps_per_epoch"] = int(params["steps"])
-        leaves = [
-            layer
-            for layer in model._flatten_layers(include_self=False)
-            if not list(layer._flatten_layers(include_self=False))
-        ]
+        leaves = leaf_layers(model)
+        layers = layer_summary(model)
+        ctx["layers"] = layers
+        ctx["output_chain"] = output_chain(layers)
+        ctx.update(label_facts(self.probe_y))
         ctx["has_batchnorm"] = any(
             isinstance(layer, keras.layers.BatchNormalization) for layer in leaves
         )
@@ -495,32 +535,6 @@ def _restore(variables: list[Any], values: list[np.ndarray]) -> bool:
     return len(variables) == len(values)
 
 
-def _has_kernel(layer: Any) -> bool:
-    """A conv/dense-like layer (frozen or not): where "the input the first layer sees" is read."""
-    return any(len(w.shape) >= 2 for w in getattr(layer, "weights", []))
-
-
-def _activation_name(layer: Any) -> str | None:
-    """The activation function a layer applies last, by name, or None."""
-    if isinstance(layer, keras.layers.ReLU):
-        plain = not layer.negative_slope and not layer.threshold
-        if plain:
-            return "relu" if layer.max_value is None else "relu6"
-        return "leaky_relu"
-    if isinstance(layer, keras.layers.LeakyReLU):
-        return "leaky_relu"
-    if isinstance(layer, keras.layers.ELU):
-        return "elu"
-    if isinstance(layer, keras.layers.PReLU):
-        return "prelu"
-    if isinstance(layer, keras.layers.Softmax):
-        return "softmax"
-    fn = getattr(layer, "activation", None)
-    if fn is None or not callable(fn):
-        return None
-    return str(getattr(fn, "__name__", type(fn).__name__)).lower()
-
-
 def _loss_info(loss: Any) -> dict[str, Any]:
     """Name, from_logits and label_smoothing of the compiled loss, where they can be read."""
     if isinstance(loss, (list, tuple)) and len(loss) == 1:
@@ -546,15 +560,21 @@ def _loss_info(loss: Any) -> dict[str, Any]:
         return info
     name = str(getattr(loss, "__name__", type(loss).__name__)).lower()
     info = {"loss": name}
-    if "crossentropy" in name:
-        info["from_logits"] = False
+    if "crossentropy" in name and str(getattr(loss, "__module__", "")).startswith("keras"):
+        info["from_logits"] = False  # Keras's own loss function, called with its defaults
+    # a user's own function: what it does with the outputs is read from numbers on the probe
+    # (OutputStat.compiled_loss against the two cross-entropy readings), never from its name
     return info
 
 
-def _normalise_logs(logs: dict[str, Any]) -> dict[str, Any]:
+def _normalise_logs(
+    logs: dict[str, Any], *, not_accuracy: set[str] | frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Keras log names -> the trace's (``acc``/``sparse_categorical_accuracy`` -> ``accuracy``).
 
-    Unrecognised metrics are kept under their own names.
+    A metric named like accuracy that Keras resolved to something else (``not_accuracy``: binary
+    accuracy on a multi-class output) is kept as ``reported_<name>``, never as the accuracy
+    curve the detectors read. Unrecognised metrics are kept under their own names.
     """
     row: dict[str, Any] = {}
     for key, value in logs.items():
@@ -564,7 +584,9 @@ def _normalise_logs(logs: dict[str, Any]) -> dict[str, Any]:
             continue
         prefix = "val_" if key.startswith("val_") else ""
         base = key[len(prefix) :]
-        if base in _ACCURACY_KEYS:
+        if base in not_accuracy:
+            row[f"{prefix}reported_{base}"] = number
+        elif base in _ACCURACY_KEYS:
             row.setdefault(prefix + "accuracy", number)
         elif base in ("learning_rate", "lr") and not prefix:
             row["lr"] = number

@@ -80,8 +80,10 @@ def rank_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def findings_to_json(findings: Sequence[Finding], path: Path, **extra: Any) -> None:
+    from cnn_doctor.atomic import atomic_write_text
+
     payload = {"findings": [f.to_dict() for f in rank_findings(findings)], **extra}
-    Path(path).write_text(json.dumps(payload, indent=2, default=float))
+    atomic_write_text(Path(path), json.dumps(payload, indent=2, default=float))
 
 
 def findings_from_json(path: Path) -> list[Finding]:

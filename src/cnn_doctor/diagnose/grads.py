@@ -27,12 +27,14 @@ class ProbeGradients:
     y_pred: np.ndarray  # training-mode outputs
 
 
-def _data_loss(model: keras.Model, y: Any, y_pred: Any) -> float | None:
+def compiled_data_loss(model: keras.Model, y: Any, y_pred: Any) -> float | None:
     """The compiled loss without regularisation terms, or None if the model has none."""
     compiled = getattr(model, "_compile_loss", None)  # Keras 3 CompileLoss; private but stable
     if compiled is None:
         return None
     try:
+        if isinstance(y, np.ndarray):
+            y = keras.ops.convert_to_tensor(y)
         value = compiled(y, y_pred)
     except Exception:  # noqa: BLE001 - a custom loss wrapper we cannot call: signal missing
         return None
@@ -73,7 +75,7 @@ def _torch(model: keras.Model, x: np.ndarray, y: np.ndarray) -> ProbeGradients:
     ]
     with torch.no_grad():
         y_pred = y_pred.detach()
-        data_loss = _data_loss(model, yt, y_pred)
+        data_loss = compiled_data_loss(model, yt, y_pred)
     return ProbeGradients(
         float(loss.detach().cpu()), data_loss, grads, keras.ops.convert_to_numpy(y_pred)
     )
@@ -93,7 +95,7 @@ def _tensorflow(model: keras.Model, x: np.ndarray, y: np.ndarray) -> ProbeGradie
         tf.zeros_like(v.value) if g is None else g for v, g in zip(variables, grads, strict=True)
     ]
     return ProbeGradients(
-        float(loss.numpy()), _data_loss(model, yt, y_pred), grads, np.asarray(y_pred)
+        float(loss.numpy()), compiled_data_loss(model, yt, y_pred), grads, np.asarray(y_pred)
     )
 
 
@@ -121,13 +123,18 @@ def _jax(model: keras.Model, x: np.ndarray, y: np.ndarray) -> ProbeGradients:
     y_pred = aux[-3]
     unscaled = aux[0] if len(aux) > 3 else loss
     return ProbeGradients(
-        float(unscaled), _data_loss(model, y, y_pred), list(grads), np.asarray(y_pred)
+        float(unscaled), compiled_data_loss(model, y, y_pred), list(grads), np.asarray(y_pred)
     )
 
 
 def apply_update(model: keras.Model, grads: list[Any]) -> None:
     """One real optimizer step with ``grads`` (the caller restores weights and optimizer state)."""
     optimizer = model.optimizer
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        # Under mixed_float16 the real step scales the loss up and ``apply`` divides the
+        # gradients by the scale again; the probe's gradients were never scaled, so they go to
+        # the inner optimizer directly (else the measured step is ~2**15 too small).
+        optimizer = optimizer.inner_optimizer
     if keras.backend.backend() == "torch":
         import torch
 

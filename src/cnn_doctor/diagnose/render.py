@@ -15,6 +15,7 @@ from rich.table import Table
 from cnn_doctor.diagnose.findings import Finding, rank_findings
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+_VERDICT_STYLE = {"diverged": "bold red", "not learning": "bold red", "learning": "bold green"}
 
 
 def findings_table(findings: Sequence[Finding], title: str = "Diagnosis") -> Table:
@@ -37,10 +38,16 @@ def findings_table(findings: Sequence[Finding], title: str = "Diagnosis") -> Tab
 
 
 def print_diagnosis(diagnosis: object, console: Console | None = None) -> None:
-    """Print the findings table and fixes (or a one-line all-clear), then skipped detectors."""
+    """Print the verdict, the findings table and fixes (or a one-line all-clear), then what could
+    not be judged and which detectors were skipped."""
     console = console or Console()
     findings = rank_findings(list(getattr(diagnosis, "findings", diagnosis)))
     skipped: dict[str, str] = dict(getattr(diagnosis, "skipped", {}) or {})
+    limited: dict[str, str] = dict(getattr(diagnosis, "limited", {}) or {})
+    verdict = getattr(diagnosis, "verdict", None)
+    if verdict is not None:
+        style = _VERDICT_STYLE.get(verdict.state, "yellow")
+        console.print(f"[{style}]Verdict:[/] {escape(verdict.sentence)}")
     if findings:
         console.print(findings_table(findings))
         console.print("[bold]What to change[/] (first fix of each finding first):")
@@ -50,6 +57,8 @@ def print_diagnosis(diagnosis: object, console: Console | None = None) -> None:
                 console.print(f"{lead} [bold]{escape(fix.change)}[/] — {escape(fix.why)}")
     else:
         console.print("[green]No problems found[/] by the detectors that could run.")
+    for ident, reason in sorted(limited.items()):
+        console.print(f"[yellow]{ident}: could not judge:[/] {escape(reason)}")
     if skipped:
         console.print(f"[dim]Skipped {len(skipped)} detector(s):[/]")
         for ident, reason in sorted(skipped.items()):

@@ -22,33 +22,82 @@ SECTION_KEY = "diagnosis"
 PLOT_DIR = "diagnosis_plots"
 
 
+# Which plots support which finding (placed beside its card); the rest follow the findings.
+_FINDING_PLOTS: dict[str, tuple[str, ...]] = {
+    "vanishing_gradients": ("gradients", "activations"),
+    "exploding_gradients": ("gradients",),
+    "dead_relu": ("activations",),
+    "saturated_activations": ("activations",),
+    "lr_too_high": ("curves", "update_ratios"),
+    "lr_too_low": ("update_ratios", "curves"),
+    "frozen_layers": ("gradients", "curves"),
+    "prediction_collapse": ("predictions",),
+    "unshuffled_data": ("predictions", "curves"),
+    "label_noise": ("curves", "predictions"),
+}
+_DEFAULT_PLOTS = ("curves",)
+
+
 def save_diagnosis(
     trace: Trace, diagnosis: Diagnosis, run_dir: Path, *, json_path: Path | None = None
 ) -> Path:
     """Write everything into ``run_dir`` (created if needed); returns ``diagnosis.json``'s path."""
-    from cnn_doctor.report.html import ReportSection, findings_table_html, write_report
+    from cnn_doctor.report.html import (
+        ReportSection,
+        findings_html,
+        verdict_html,
+        write_report,
+    )
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trace.save(run_dir / "trace.json")
     out = run_dir / DIAGNOSIS_FILE
-    findings_to_json(diagnosis.findings, out, skipped=diagnosis.skipped)
+    extra = diagnosis_extra(diagnosis)
+    findings_to_json(diagnosis.findings, out, **extra)
     if json_path is not None:
-        findings_to_json(diagnosis.findings, Path(json_path), skipped=diagnosis.skipped)
-    images = save_evidence_plots(trace, run_dir / PLOT_DIR)
-    skipped = "".join(
-        f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
-        for k, v in sorted(diagnosis.skipped.items())
-    )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in trace.notes)
-    body = findings_table_html(diagnosis.findings)
-    if skipped:
-        body += f"<p>Detectors that could not run:</p><ul>{skipped}</ul>"
-    if notes:
-        body += f"<p>Notes:</p><ul>{notes}</ul>"
-    ReportSection("Diagnosis", body, images, order=20).save(run_dir, SECTION_KEY)
+        findings_to_json(diagnosis.findings, Path(json_path), **extra)
+    plots = {p.stem: p for p in save_evidence_plots(trace, run_dir / PLOT_DIR)}
+    beside = {
+        f.id: [plots[name] for name in _FINDING_PLOTS.get(f.id, _DEFAULT_PLOTS) if name in plots]
+        for f in diagnosis.findings
+    }
+    used = {p for paths in beside.values() for p in paths}
+    body = ""
+    if diagnosis.verdict is not None:
+        body += verdict_html(diagnosis.verdict.state, diagnosis.verdict.sentence)
+    body += findings_html(diagnosis.findings, beside)
+    for title, items in (
+        ("Could not be judged on this run", diagnosis.limited),
+        ("Detectors that could not run", diagnosis.skipped),
+    ):
+        if items:
+            body += (
+                f"<p>{html.escape(title)}:</p><ul>"
+                + "".join(
+                    f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
+                    for k, v in sorted(items.items())
+                )
+                + "</ul>"
+            )
+    if trace.notes:
+        body += "<p>Notes:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in trace.notes)
+        body += "</ul>"
+    rest = [p for p in plots.values() if p not in used]
+    if rest:
+        body += "<h3>Other measured signals</h3>"
+    ReportSection("Diagnosis", body, rest, order=20).save(run_dir, SECTION_KEY)
     write_report(run_dir)
     return out
+
+
+def diagnosis_extra(diagnosis: Diagnosis) -> dict:
+    """What diagnosis.json holds besides the findings: verdict, skipped and limited detectors."""
+    return {
+        "verdict": diagnosis.verdict.to_dict() if diagnosis.verdict else None,
+        "skipped": diagnosis.skipped,
+        "limited": diagnosis.limited,
+    }
 
 
 def _figure(width: float = 10.0, height: float = 4.0):  # -> matplotlib Figure
@@ -70,6 +119,7 @@ def save_evidence_plots(trace: Trace, out_dir: Path) -> list[Path]:
         ("gradients", _plot_gradients),
         ("update_ratios", _plot_update_ratios),
         ("activations", _plot_activations),
+        ("predictions", _plot_predictions),
     ):
         fig = plot(trace)
         if fig is None:
@@ -219,4 +269,34 @@ def _plot_activations(trace: Trace):
     )
     ax_sig.set_title("response spread across images (input side left)", fontsize=9)
     ax_sig.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def _plot_predictions(trace: Trace):
+    """Predicted classes of the probe images at each probe (stacked shares) beside the labels'
+    share: a collapse shows as one colour filling the bar; class-ordered batches as the same
+    colour at every epoch end."""
+    probes = [p for p in trace.probes if p.output is not None and p.output.predicted_counts]
+    if not probes:
+        return None
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    fig = _figure(8, 3.5)
+    ax = fig.subplots()
+    columns = [(f"epoch {p.epoch}", p.output.predicted_counts) for p in probes]
+    labels = probes[-1].output.label_counts
+    if labels:
+        columns.append(("labels", labels))
+    for x, (_, counts) in enumerate(columns):
+        total = float(sum(counts)) or 1.0
+        bottom = 0.0
+        for c, n in enumerate(counts):
+            share = n / total
+            ax.bar(x, share, bottom=bottom, color=cmap(c % 10), width=0.7)
+            bottom += share
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels([name for name, _ in columns], rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("share of probe images")
+    ax.set_title("predicted class per probe (colour = class)", fontsize=9)
     return fig

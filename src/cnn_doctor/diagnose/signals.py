@@ -72,11 +72,45 @@ def label_issue_fraction(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(above.any(axis=1).mean())
 
 
+def smoothed_targets(labels: np.ndarray, num_classes: int, smoothing: float = 0.0) -> np.ndarray:
+    """One-hot targets with Keras's label smoothing: y * (1 - eps) + eps / C."""
+    y = np.eye(num_classes)[labels_to_int(labels)]
+    return y * (1.0 - smoothing) + smoothing / num_classes
+
+
+def cross_entropy_readings(
+    outputs: np.ndarray, labels: np.ndarray, smoothing: float = 0.0
+) -> tuple[float, float]:
+    """Mean categorical cross-entropy of ``outputs`` read the two ways a loss can read them.
+
+    As probabilities the way Keras's ``from_logits=False`` does (each row divided by its sum,
+    then clipped to [eps, 1 - eps], eps = 1e-7, Keras's ``backend.epsilon()``), and as logits
+    (log-softmax first). A softmax output gives the same number both ways only by accident.
+    """
+    out = np.asarray(outputs, dtype=np.float64)
+    targets = smoothed_targets(labels, out.shape[1], smoothing)
+    eps = 1e-7
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probs = np.clip(out / out.sum(axis=1, keepdims=True), eps, 1.0 - eps)
+        as_probs = float(np.mean(-(targets * np.log(probs)).sum(axis=1)))
+    z = out - out.max(axis=1, keepdims=True)
+    log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    as_logits = float(np.mean(-(targets * log_softmax).sum(axis=1)))
+    return as_probs, as_logits
+
+
 def output_stats(
-    outputs: np.ndarray, labels: np.ndarray | None = None, dtype: str = "float32"
+    outputs: np.ndarray,
+    labels: np.ndarray | None = None,
+    dtype: str = "float32",
+    *,
+    compiled_loss: float | None = None,
+    label_smoothing: float = 0.0,
 ) -> OutputStat:
     """Summarise the model's outputs on the probe batch (see ``OutputStat``); ``dtype`` is what
-    the output layer computed in, which sets how closely a softmax row can sum to 1."""
+    the output layer computed in, which sets how closely a softmax row can sum to 1;
+    ``compiled_loss`` is the model's own loss on these outputs, compared with the two
+    cross-entropy readings (``label_smoothing`` as compiled)."""
     out = np.asarray(outputs, dtype=np.float64)
     if out.ndim != 2:
         out = out.reshape(out.shape[0], -1)
@@ -99,17 +133,24 @@ def output_stats(
         dtype=str(dtype),
         row_tolerance=row_tolerance,
     )
+    if compiled_loss is not None:
+        stat.compiled_loss = float(compiled_loss)
     if finite and c > 1:
         # the model's predictive distribution: its own rows (renormalised, as 16-bit rows may
         # miss 1 by their roundoff) when it ends in a softmax, else the softmax of its logits
         probs = out / sums[:, None] if stat.is_probability else softmax(out)
         stat.mean_confidence = float(probs.max(axis=1).mean())
+        if stat.is_probability:
+            stat.max_probability = float(probs.max())
         if labels is not None:
             y = labels_to_int(labels)
             if y.shape[0] == n and y.min() >= 0 and y.max() < c:
                 stat.label_counts = np.bincount(y, minlength=c).astype(int).tolist()
                 stat.accuracy = float(np.mean(predicted == y))
                 stat.label_issue_fraction = label_issue_fraction(probs, y)
+                as_probs, as_logits = cross_entropy_readings(out, labels, label_smoothing)
+                stat.ce_as_probabilities = as_probs if math.isfinite(as_probs) else None
+                stat.ce_as_logits = as_logits
     return stat
 
 

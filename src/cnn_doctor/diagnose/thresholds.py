@@ -193,3 +193,60 @@ LABEL_NOISE_MIN_GAP = 0.05
 LABEL_NOISE_MIN_Z = 3.0
 # Confident learning (Northcutt et al.): an example is a label-issue candidate when the model's
 # probability for another class reaches that class's mean self-confidence. Used as evidence.
+
+# --- output layer, loss and labels -------------------------------------------------------------
+# A loss "equals" one of the two cross-entropy readings of the probe outputs (OutputStat) when
+# they agree within the row tolerance of the output's dtype (probability_row_tolerance above),
+# used as a relative tolerance: float32 agrees to ~1e-6 (Keras clips at eps = 1e-7), 16-bit
+# outputs to their unit roundoff.
+# Softmax applied to probabilities: the inputs of the second softmax lie in [0, 1], so no row can
+# give one class more than e / (e + C - 1) (0.232 for C = 10). Exact bound, no tuning.
+# Activations that make an output a probability (softmax, sigmoid) or leave logits alone
+# (linear); anything else on the output layer is the ``output_activation`` fault (UMLAUT lists
+# "activation before softmax" among its checks).
+OUTPUT_ACTIVATIONS_OK = frozenset({"softmax", "sigmoid", "linear", "log_softmax"})
+
+# --- regularisation ----------------------------------------------------------------------------
+# The penalty "dominates" the loss when it is the majority of what the optimizer minimises:
+# (logged loss - data loss) / logged loss >= 0.5 (definition). Goodfellow, Bengio & Courville,
+# Deep Learning (2016), sec. 7.1.1: a large weight-decay coefficient pulls the weights towards
+# zero, away from the data-loss minimum.
+PENALTY_DOMINANT_SHARE = 0.5
+# UMLAUT (CHI'21): dropout rate > 0.5 is flagged, and validation accuracy above training accuracy
+# by more than 5 points (from epoch 3) is its sign of over-regularisation.
+DROPOUT_MAX_RATE = 0.5
+VAL_OVER_TRAIN_ACCURACY = 0.05
+
+# --- chance level ------------------------------------------------------------------------------
+# An accuracy is "at chance" when it is within CHANCE_Z binomial standard errors of 1/C on the
+# images it was measured on (z = 3: a 0.13% one-sided false "learning" rate). Used by the run's
+# verdict and by the label-noise check (the model must have learned something before its
+# disagreement with the training labels means anything).
+CHANCE_Z = 3.0
+
+
+def above_chance(accuracy: float, classes: int, examples: int | None) -> bool:
+    """Whether ``accuracy`` on ``examples`` images is significantly above 1/``classes``."""
+    return accuracy > 1.0 / classes + CHANCE_Z * _chance_se(classes, examples)
+
+
+def below_chance(accuracy: float, classes: int, examples: int | None) -> bool:
+    """Whether ``accuracy`` is significantly *below* 1/``classes``: worse than guessing, which
+    a trained model only shows when it is scored on classes it never saw (or labels that do
+    not match its outputs)."""
+    return accuracy < 1.0 / classes - CHANCE_Z * _chance_se(classes, examples)
+
+
+def _chance_se(classes: int, examples: int | None) -> float:
+    chance = 1.0 / classes
+    n = examples or 0
+    if n <= 0:
+        n = 1000  # unknown size: judge as if measured on 1000 images (SE 0.0095 at C = 10)
+    return math.sqrt(chance * (1.0 - chance) / n)
+
+
+# Wald-Wolfowitz runs test, k-category form (Mood 1940, "The distribution theory of runs"): the
+# probe labels, in the order the user passed them, are "ordered by class" when their number of
+# runs is more than LABEL_ORDER_Z standard deviations below its expectation under a random order
+# (z = -3: a 0.13% one-sided false-alarm rate on shuffled arrays).
+LABEL_ORDER_Z = 3.0

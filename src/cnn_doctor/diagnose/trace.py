@@ -131,6 +131,14 @@ class OutputStat:
     label_issue_fraction: float | None = None  # confident-learning candidates among the probe
     dtype: str = "float32"  # what the output layer computed in (16-bit outputs round row sums)
     row_tolerance: float | None = None  # the row-sum tolerance ``is_probability`` was judged with
+    # The model's own compiled loss (no regularisation) on these inference-mode outputs, and the
+    # cross-entropy the same outputs give when read as probabilities (Keras's from_logits=False
+    # reading: rows rescaled to sum 1, clipped) or as logits (softmax first). Which of the two the
+    # compiled loss equals says what the loss does with the outputs, whatever its name.
+    compiled_loss: float | None = None
+    ce_as_probabilities: float | None = None
+    ce_as_logits: float | None = None
+    max_probability: float | None = None  # largest row maximum, when rows are probabilities
 
 
 @dataclass
@@ -295,7 +303,9 @@ class Trace:
         path = Path(path)
         if path.is_dir():
             path = path / TRACE_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
+        from cnn_doctor.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
         return path
 
     @classmethod

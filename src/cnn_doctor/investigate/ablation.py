@@ -417,16 +417,11 @@ def ablation_markdown(summary: AblationSummary, title: str = "Ablation") -> str:
 
 def plot_ablation(summary: AblationSummary, path: Any, title: str = "Ablation") -> Any:
     """Horizontal bars of effect vs baseline with ±2 SE whiskers, grouped (and coloured) by area."""
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from cnn_doctor.report.curves import new_figure, save_figure
+
     colors = {"architecture": "#1f77b4", "hyperparameters": "#ff7f0e", "data": "#2ca02c"}
     ordered = []
     for area in AREAS:
@@ -434,33 +429,28 @@ def plot_ablation(summary: AblationSummary, path: Any, title: str = "Ablation") 
         ordered.extend(rows)
     ordered.extend(r for r in summary.rows if r.area not in AREAS)
     height = max(2.5, 0.32 * len(ordered) + 1.2)
-    fig, ax = plt.subplots(figsize=(8, height))
-    try:
-        ys = list(range(len(ordered)))
-        ax.barh(
-            ys,
-            [r.effect * 100 for r in ordered],
-            xerr=[NOISE_FACTOR * r.stderr * 100 for r in ordered],
-            color=[
-                to_rgba(colors.get(r.area, "#7f7f7f"), 1.0 if r.significant else 0.4)
-                for r in ordered
-            ],
-            capsize=2,
-        )
-        ax.set_yticks(ys)
-        ax.set_yticklabels([f"{r.factor}: {r.change}" for r in ordered], fontsize=8)
-        ax.axvline(0, color="#333", lw=0.8)
-        ax.set_xlabel("effect on validation accuracy vs baseline (percentage points, ±2 SE)")
-        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-        ax.legend(handles, list(colors), fontsize=8, loc="best")
-        ax.set_title(
-            f"{title} — baseline {summary.baseline_mean * 100:.1f}% "
-            f"(faded bars: within seed noise)",
-            fontsize=10,
-        )
-        ax.grid(True, axis="x", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    fig = new_figure(8, height)
+    ax = fig.subplots()
+    ys = list(range(len(ordered)))
+    ax.barh(
+        ys,
+        [r.effect * 100 for r in ordered],
+        xerr=[NOISE_FACTOR * r.stderr * 100 for r in ordered],
+        color=[
+            to_rgba(colors.get(r.area, "#7f7f7f"), 1.0 if r.significant else 0.4) for r in ordered
+        ],
+        capsize=2,
+    )
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{r.factor}: {r.change}" for r in ordered], fontsize=8)
+    ax.axvline(0, color="#333", lw=0.8)
+    ax.set_xlabel("effect on validation accuracy vs baseline (percentage points, ±2 SE)")
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+    ax.legend(handles, list(colors), fontsize=8, loc="best")
+    ax.set_title(
+        f"{title} — baseline {summary.baseline_mean * 100:.1f}% (faded bars: within seed noise)",
+        fontsize=10,
+    )
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)

@@ -177,35 +177,29 @@ def comparison_markdown(comparison: Comparison) -> str:
 
 def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
     """Validation accuracy and training/validation loss per epoch, one colour per run."""
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from cnn_doctor.report.curves import new_figure, save_figure
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
-    try:
-        cmap = plt.get_cmap("tab10")
-        for i, run in enumerate(comparison.runs):
-            color = cmap(i % 10)
-            epochs = [h.get("epoch", n + 1) for n, h in enumerate(run.history)]
+    fig = new_figure(11, 4)
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    cmap = colormaps["tab10"]
+    for i, run in enumerate(comparison.runs):
+        color = cmap(i % 10)
+        epochs = [h.get("epoch", n + 1) for n, h in enumerate(run.history)]
 
-            def series(key: str, run: RunInfo = run) -> list[float]:
-                return [float("nan") if h.get(key) is None else h[key] for h in run.history]
+        def series(key: str, run: RunInfo = run) -> list[float]:
+            return [float("nan") if h.get(key) is None else h[key] for h in run.history]
 
-            ax_acc.plot(epochs, series("val_accuracy"), "-o", ms=3, color=color, label=run.name)
-            ax_acc.plot(epochs, series("accuracy"), ":", color=color, alpha=0.6)
-            ax_loss.plot(epochs, series("loss"), ":", color=color, alpha=0.6)
-            ax_loss.plot(epochs, series("val_loss"), "-o", ms=3, color=color, label=run.name)
-        ax_acc.set_title("accuracy (solid: validation, dotted: train)", fontsize=10)
-        ax_loss.set_title("loss (solid: validation, dotted: train)", fontsize=10)
-        for ax in (ax_acc, ax_loss):
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-        ax_acc.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+        ax_acc.plot(epochs, series("val_accuracy"), "-o", ms=3, color=color, label=run.name)
+        ax_acc.plot(epochs, series("accuracy"), ":", color=color, alpha=0.6)
+        ax_loss.plot(epochs, series("loss"), ":", color=color, alpha=0.6)
+        ax_loss.plot(epochs, series("val_loss"), "-o", ms=3, color=color, label=run.name)
+    ax_acc.set_title("accuracy (solid: validation, dotted: train)", fontsize=10)
+    ax_loss.set_title("loss (solid: validation, dotted: train)", fontsize=10)
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)

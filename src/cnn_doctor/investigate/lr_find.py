@@ -32,7 +32,6 @@ interrupted test leaves it exactly as it was.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cnn_doctor.atomic import atomic_write_json
 
 METHODS = ("steepest", "min/10")
 BETA = 0.98  # smoothing of the loss (fastai / Lightning default)
@@ -82,8 +83,7 @@ class LRFindResult:
     def save_json(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2))
-        return path
+        return atomic_write_json(path, self.to_json())
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -368,47 +368,39 @@ def _range_test(
 
 def plot_lr_find(result: LRFindResult, path: str | Path) -> Path:
     """Smoothed loss vs LR (log axis) with both suggestions marked."""
-    import matplotlib
+    from cnn_doctor.report.curves import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    try:
-        lrs = np.asarray(result.lrs, dtype=float)
-        losses = np.asarray(result.losses, dtype=float)
-        raw = np.asarray(result.raw_losses, dtype=float)
-        ok = np.isfinite(losses)
-        ax.plot(lrs[np.isfinite(raw)], raw[np.isfinite(raw)], color="#bbb", lw=0.8, label="raw")
-        ax.plot(lrs[ok], losses[ok], color="#1f77b4", lw=1.8, label="smoothed (β=0.98)")
-        colors = {"steepest": "#d62728", "min/10": "#2ca02c"}
-        for method, lr in result.suggestions.items():
-            if lr is None:
-                continue
-            style = "-" if method == result.method else "--"
-            ax.axvline(lr, color=colors[method], ls=style, lw=1.2, label=f"{method}: {lr:.3g}")
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("training loss")
-        finite = losses[ok]
-        if finite.size:
-            # Top: cut the divergence spike (it would flatten the interesting part); bottom: keep
-            # the raw points, which run below the lagging smoothed curve where the loss falls.
-            top = min(float(np.nanmax(finite)), 4 * float(np.nanmin(finite)))
-            raw_ok = raw[np.isfinite(raw)]
-            bottom = min(float(np.nanmin(finite)), float(raw_ok.min()) if raw_ok.size else np.inf)
-            pad = 0.05 * max(top - bottom, 1e-6)
-            ax.set_ylim(bottom - pad, top + pad)
-        ax.set_title(f"LR range test — {result.stop_reason}", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    fig = new_figure(7, 4.2)
+    ax = fig.subplots()
+    lrs = np.asarray(result.lrs, dtype=float)
+    losses = np.asarray(result.losses, dtype=float)
+    raw = np.asarray(result.raw_losses, dtype=float)
+    ok = np.isfinite(losses)
+    ax.plot(lrs[np.isfinite(raw)], raw[np.isfinite(raw)], color="#bbb", lw=0.8, label="raw")
+    ax.plot(lrs[ok], losses[ok], color="#1f77b4", lw=1.8, label="smoothed (β=0.98)")
+    colors = {"steepest": "#d62728", "min/10": "#2ca02c"}
+    for method, lr in result.suggestions.items():
+        if lr is None:
+            continue
+        style = "-" if method == result.method else "--"
+        ax.axvline(lr, color=colors[method], ls=style, lw=1.2, label=f"{method}: {lr:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    finite = losses[ok]
+    if finite.size:
+        # Top: cut the divergence spike (it would flatten the interesting part); bottom: keep
+        # the raw points, which run below the lagging smoothed curve where the loss falls.
+        top = min(float(np.nanmax(finite)), 4 * float(np.nanmin(finite)))
+        raw_ok = raw[np.isfinite(raw)]
+        bottom = min(float(np.nanmin(finite)), float(raw_ok.min()) if raw_ok.size else np.inf)
+        pad = 0.05 * max(top - bottom, 1e-6)
+        ax.set_ylim(bottom - pad, top + pad)
+    ax.set_title(f"LR range test — {result.stop_reason}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
 
 
 # --------------------------------------------------------------------------------------------------

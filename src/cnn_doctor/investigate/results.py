@@ -7,13 +7,13 @@ distributed study the run directories are spread over the workers' machines.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from cnn_doctor.atomic import atomic_write_json, atomic_write_text
 from cnn_doctor.config import Config
 from cnn_doctor.investigate.ablation import (
     AblationSummary,
@@ -64,9 +64,9 @@ def write_ablation_outputs(
     study_dir = Path(study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
     md = study_dir / ABLATION_MD
-    md.write_text(ablation_markdown(summary, title))
+    atomic_write_text(md, ablation_markdown(summary, title))
     js = study_dir / ABLATION_JSON
-    js.write_text(json.dumps({"summary": summary.to_dict(), "runs": results}, indent=2))
+    atomic_write_json(js, {"summary": summary.to_dict(), "runs": results})
     png = plot_ablation(summary, study_dir / ABLATION_PNG, title)
     rows = "".join(
         f"<tr><td>{i}</td><td>{html.escape(r.area)}</td><td><code>{html.escape(r.factor)}</code>"
@@ -156,10 +156,10 @@ def write_sweep_outputs(
     keys = sorted({k for r in rows for k in r["params"]})
     out: dict[str, Path] = {}
     md = study_dir / SWEEP_MD
-    md.write_text(sweep_markdown(rows, keys, title))
+    atomic_write_text(md, sweep_markdown(rows, keys, title))
     out["markdown"] = md
     js = study_dir / SWEEP_JSON
-    js.write_text(json.dumps({"study": study.study_name, "trials": rows}, indent=2, default=str))
+    atomic_write_json(js, {"study": study.study_name, "trials": rows})
     out["json"] = js
     best = best_config(study, spec)
     if best is not None:

@@ -52,6 +52,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from cnn_doctor.atomic import atomic_write_json
 from cnn_doctor.config import Config, ConfigError, config_from_dict
 
 SWEEP, ABLATION = "sweep", "ablation"
@@ -775,5 +776,4 @@ def write_study_file(study_dir: Path, payload: Mapping[str, Any]) -> Path:
     """``study.json``: how to find the study again (URL without password, name, kind)."""
     study_dir.mkdir(parents=True, exist_ok=True)
     path = study_dir / STUDY_FILE
-    path.write_text(json.dumps(dict(payload), indent=2, default=str))
-    return path
+    return atomic_write_json(path, dict(payload))

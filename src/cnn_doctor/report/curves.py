@@ -1,21 +1,45 @@
-"""Training curves (loss and accuracy, train vs validation) as a PNG."""
+"""Training curves (loss and accuracy, train vs validation) as a PNG, and the one way cnn-doctor
+makes a figure.
+
+Every plot is drawn on a ``matplotlib.figure.Figure`` with its own Agg canvas: no pyplot, no
+``matplotlib.use``. Importing cnn-doctor therefore never switches the backend of a user's notebook,
+figures are never kept alive in pyplot's global registry, and saving works on headless machines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+from cnn_doctor.atomic import atomic_write
 
-matplotlib.use("Agg")  # headless: runs write files, never open windows
-import matplotlib.pyplot as plt  # noqa: E402
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+
+def new_figure(width: float = 10.0, height: float = 4.0, **kwargs: Any) -> Figure:
+    """A figure bound to an Agg canvas, outside pyplot's global state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """PNG of ``fig`` at ``path``, written atomically (never a half-written image)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Two panels — loss and accuracy per epoch — with validation dashed beside training."""
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = new_figure(10, 3.6)
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = [h.get(prefix + key) for h in history]
@@ -35,6 +59,4 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path, title: str = "") 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)

@@ -70,3 +70,13 @@ def test_degenerate_images_are_not_reported_as_near_duplicates() -> None:
         x[row] = rng.integers(0, 3, (32, 32, 3))  # three different almost-black frames
     data = DataCheckInput(x, balanced_labels(60))
     assert get_check("near_duplicates").find_issues(data) == []
+
+
+def test_connected_groups_join_chains_and_stars_and_drop_self_pairs() -> None:
+    from cnn_doctor.data.checks.matching import connected_groups
+
+    a = np.array([9, 3, 4, 7, 5, 5])
+    b = np.array([8, 4, 1, 9, 6, 5])  # chain 1-4-3, star 9-8 / 9-7, pair 5-6, self pair 5-5
+    assert connected_groups(a, b) == [[1, 3, 4], [5, 6], [7, 8, 9]]
+    assert connected_groups(np.array([2]), np.array([2])) == []
+    assert connected_groups(np.array([], dtype=int), np.array([], dtype=int)) == []

@@ -106,10 +106,7 @@ def _groups_within(
     is_test_b, _ = data.split_of(b)
     want = split == "test"
     sel = (is_test_a == want) & (is_test_b == want)
-    uf = matching.UnionFind()
-    for x, y in zip(a[sel].tolist(), b[sel].tolist(), strict=True):
-        uf.union(x, y)
-    return sorted(uf.groups())
+    return matching.connected_groups(a[sel], b[sel])
 
 
 def _describe_groups(data: DataCheckInput, groups: list[list[int]]) -> list[list[list[Any]]]:

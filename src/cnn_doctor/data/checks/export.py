@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_doctor.atomic import atomic_write_text
 from cnn_doctor.data.checks.base import DataCheckInput
 from cnn_doctor.diagnose.findings import Finding
 
@@ -92,7 +93,7 @@ def export_clean(
     removal = Path(directory) / REMOVAL_LIST
     lines = ["split\tindex\tfinding\tdetail"]
     lines += [f"{s}\t{i}\t{fid}\t{detail}" for (s, i), (fid, detail) in sorted(drop.items())]
-    removal.write_text("\n".join(lines) + "\n")
+    atomic_write_text(removal, "\n".join(lines) + "\n")
     removed = {s: sum(1 for (sp, _) in drop if sp == s) for s in ("train", "test")}
     kept = {s: int(len(r)) for s, r in keep_rows.items()}
     return ExportResult(Path(folder), removal, removed, kept)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sfft
 from scipy.ndimage import gaussian_filter
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 # Candidate stage. k: every planted copy in the calibration (400, four kinds) was rank 1 or 2.
 NEIGHBOURS = 5
@@ -220,29 +222,22 @@ def find_near_pairs(
     return NearPairs(a[keep], b[keep], ncc[keep], det[keep], cos[keep], candidates=len(a))
 
 
-class UnionFind:
-    """Groups of records connected by duplicate pairs (path-halving union-find)."""
+def connected_groups(a: np.ndarray, b: np.ndarray) -> list[list[int]]:
+    """Groups (sorted rows, at least two, listed by their first row) of the records linked by
+    the pairs ``(a[i], b[i])``: scipy's connected components over the pair graph.
 
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(self, x: int, y: int) -> None:
-        rx, ry = self.find(x), self.find(y)
-        if rx != ry:
-            if ry < rx:
-                rx, ry = ry, rx
-            self.parent[ry] = rx  # the smallest member is the root
-
-    def groups(self) -> list[list[int]]:
-        out: dict[int, list[int]] = {}
-        for x in list(self.parent):
-            out.setdefault(self.find(x), []).append(x)
-        return [sorted(g) for g in out.values() if len(g) > 1]
+    Replaced a hand-written union-find: on the planted benchmark's pairs
+    (``benchmarks/data_faults.py``: 12 calls, 480 pairs) both give identical groups, in
+    milliseconds either way (union-find 1.1 ms, scipy 5.5 ms in all; 2-core CPU shared with
+    other jobs), so the library's version is kept for being one less algorithm of our own.
+    """
+    if not len(a):
+        return []
+    nodes, index = np.unique(np.concatenate([a, b]), return_inverse=True)
+    n = len(nodes)
+    ones = np.ones(len(a), dtype=np.int8)
+    graph = coo_matrix((ones, (index[: len(a)], index[len(a) :])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")  # nodes are sorted, so each group is too
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    return sorted(nodes[g].tolist() for g in np.split(order, cuts) if len(g) > 1)

@@ -17,8 +17,8 @@ import numpy as np
 from cnn_doctor.data.checks.base import DataCheckInput, DataCheckResult
 from cnn_doctor.data.checks.features import channel_stats_for
 from cnn_doctor.data.image_grid import save_image_grid, save_pair_grid
-from cnn_doctor.diagnose.findings import Finding, rank_findings
-from cnn_doctor.report.html import findings_table_html
+from cnn_doctor.diagnose.findings import Finding
+from cnn_doctor.report.html import findings_html
 
 GRID_DIR = "data_check"
 MAX_SINGLES = 40
@@ -183,24 +183,13 @@ def save_sections(
     body = (
         _summary_html(summary)
         + "<h3>Findings (most likely root cause first)</h3>"
-        + findings_table_html(result.findings)
+        + findings_html(result.findings, {k: [v] for k, v in grids.items()})
         + (f"<h3>Skipped checks</h3><ul>{skipped}</ul>" if skipped else "")
         + "<p><small>Check times (s): "
         + html.escape(json.dumps(result.seconds))
         + "</small></p>"
     )
     ReportSection("Data check", body, [], order=20).save(run_dir, "data_check")
-    for n, finding in enumerate(rank_findings(result.findings), start=1):
-        text = (
-            f"<p class='{finding.severity}'>{finding.severity}</p>"
-            f"<p>{html.escape(finding.summary)}</p>"
-            f"<p>{len(finding.items)} flagged records (full list in the JSON, as "
-            "<code>[split, index]</code>).</p>"
-        )
-        images = [grids[finding.id]] if finding.id in grids else []
-        ReportSection(f"Data: {finding.id}", text, images, order=20 + n).save(
-            run_dir, f"data_check_{n:02d}_{finding.id}"
-        )
 
 
 def write_data_check_report(

@@ -10,7 +10,13 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from cnn_doctor.diagnose.detectors import architecture, data, hyperparameters  # noqa: F401
+from cnn_doctor.diagnose.detectors import (  # noqa: F401  (registers the detectors)
+    architecture,
+    data,
+    hyperparameters,
+    output_layer,
+    regularization,
+)
 from cnn_doctor.diagnose.detectors.base import (
     DETECTORS,
     SIGNAL_HINTS,
@@ -20,6 +26,7 @@ from cnn_doctor.diagnose.detectors.base import (
 )
 from cnn_doctor.diagnose.findings import Finding, rank_findings
 from cnn_doctor.diagnose.trace import Trace
+from cnn_doctor.diagnose.verdict import FAILED_STATES, Verdict, run_verdict
 
 __all__ = [
     "DETECTORS",
@@ -39,13 +46,16 @@ CONSEQUENCE_CONFIDENCE_FACTOR = 0.6
 
 @dataclass
 class Diagnosis:
-    """Ranked findings (most likely root cause first) and why each skipped detector was skipped.
+    """Ranked findings (most likely root cause first), the run's verdict, why each skipped
+    detector was skipped, and what a detector that ran could not judge (``limited``).
 
     Iterating a ``Diagnosis`` iterates its findings, so it can stand in for a list of them.
     """
 
     findings: list[Finding] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    limited: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
@@ -80,21 +90,42 @@ def _demote(findings: Sequence[Finding], detectors: dict[str, Detector]) -> list
     return result
 
 
+def _escalate(findings: list[Finding], verdict: Verdict) -> list[Finding]:
+    """Severity follows impact: in a run that diverged or learns nothing, the leading root cause
+    (the first ranked warning that is no one's consequence) is critical."""
+    if verdict.state not in FAILED_STATES or any(f.severity == "critical" for f in findings):
+        return findings
+    for i, f in enumerate(findings):
+        if f.severity == "warning" and "likely_consequence_of" not in f.evidence:
+            evidence = dict(f.evidence, escalated_because=verdict.sentence)
+            findings[i] = dataclasses.replace(f, severity="critical", evidence=evidence)
+            break
+    return rank_findings(findings)
+
+
 def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) -> Diagnosis:
     """Run each detector whose required signals the trace holds; rank what they find.
 
     Detectors that cannot run are listed in ``Diagnosis.skipped`` with the reason (never silently
-    dropped). A detector that raises is a bug in cnn-doctor, so the error propagates.
+    dropped); a detector that ran but could not judge part of its symptom says so in
+    ``Diagnosis.limited``. A detector that raises is a bug in cnn-doctor, so the error
+    propagates.
     """
     chosen = list(detectors) if detectors is not None else default_detectors()
     signals = trace.signals()
     findings: list[Finding] = []
     skipped: dict[str, str] = {}
+    limited: dict[str, str] = {}
     for detector in chosen:
         reason = detector.missing(signals)
         if reason is not None:
             skipped[detector.id] = reason
             continue
         findings.extend(detector.check(trace))
+        limit = detector.limitations(trace)
+        if limit:
+            limited[detector.id] = limit
     by_id = {d.id: d for d in chosen}
-    return Diagnosis(rank_findings(_demote(findings, by_id)), skipped)
+    verdict = run_verdict(trace)
+    ranked = _escalate(rank_findings(_demote(findings, by_id)), verdict)
+    return Diagnosis(ranked, skipped, verdict, limited)

@@ -100,6 +100,8 @@ class VanishingGradients(Detector):
         "frozen_layers",
         "lr_too_high",
         "diverged",
+        "output_activation",
+        "over_regularization",
     )
 
     def __init__(
@@ -149,6 +151,17 @@ class VanishingGradients(Detector):
         floors the measured ratio above the 1e-3 rule, so such probes cannot vote."""
         roundoff = max((T.UNIT_ROUNDOFF.get(a.dtype, 0.0) for a in probe.activations), default=0.0)
         return roundoff < self.signal_ratio
+
+    def limitations(self, trace: Trace) -> str | None:
+        coarse = [p for p in trace.probes if p.activations and not self._resolves(p)]
+        if not coarse:
+            return None
+        dtype = coarse[-1].activations[0].dtype
+        return (
+            f"forward view not judged: activations were computed in {dtype}, whose rounding "
+            f"cannot show a last/first signal ratio below {self.signal_ratio:g} (set "
+            "run.precision=float32 to measure it)"
+        )
 
     def check(self, trace: Trace) -> list[Finding]:
         back_flags, back_ratios, silent = self._backward(trace)
@@ -319,7 +332,13 @@ class DeadReLU(Detector):
     area = "architecture"
     description = "ReLU units stuck at zero for every input"
     requires = ("activations",)
-    consequence_of = ("lr_too_high", "diverged", "unnormalized_inputs")
+    consequence_of = (
+        "lr_too_high",
+        "diverged",
+        "unnormalized_inputs",
+        "over_regularization",
+        "output_activation",
+    )
 
     def __init__(
         self,
@@ -443,118 +462,6 @@ class SaturatedActivations(Detector):
         return [self.finding(severity, 0.6 + 0.35 * worst, summary, evidence, fixes)]
 
 
-def _output_probe(trace: Trace) -> Probe | None:
-    """The latest probe with finite outputs (the output layer does not change during training)."""
-    probes = [p for p in trace.probes if p.output is not None and p.output.finite]
-    return probes[-1] if probes else None
-
-
-@register
-class DoubleSoftmax(Detector):
-    """The model already outputs probabilities, but the loss applies softmax again.
-
-    Softmax of values in [0, 1] is nearly uniform: the loss cannot go below ~ln(1 + (C-1)/e)
-    (1.46 for C = 10) and gradients are tiny. Evidence: every output row is a probability vector
-    AND the loss was built with from_logits=True.
-    """
-
-    id = "double_softmax"
-    area = "architecture"
-    description = "softmax output read as logits by the loss"
-    requires = ("outputs", "context.from_logits")
-
-    def check(self, trace: Trace) -> list[Finding]:
-        probe = _output_probe(trace)
-        if probe is None or not trace.context.get("from_logits") or not probe.output.is_probability:
-            return []
-        out = probe.output
-        summary = (
-            "The model ends in a softmax (output rows sum to "
-            f"{out.row_sum_min:.4f}-{out.row_sum_max:.4f}, values in [{out.min:.3g}, "
-            f"{out.max:.3g}]) but the loss uses from_logits=True: softmax is applied twice."
-        )
-        evidence = {
-            "row_sum_min": out.row_sum_min,
-            "row_sum_max": out.row_sum_max,
-            "output_min": out.min,
-            "output_max": out.max,
-            "from_logits": True,
-            "loss": trace.context.get("loss"),
-            "thresholds": {"row_tolerance": out.row_tolerance or T.PROBABILITY_ROW_TOLERANCE},
-        }
-        fixes = [
-            make_fix(
-                trace,
-                "model.final_activation=none",
-                "remove the final softmax (Dense(num_classes) with no activation)",
-                "with from_logits=True the loss applies softmax itself; logits train faster and "
-                "are numerically safer",
-            ),
-            make_fix(
-                trace,
-                "optim.from_logits=false",
-                "or compile the loss with from_logits=False",
-                "then the loss reads the softmax output as the probabilities it is",
-            ),
-        ]
-        return [self.finding("critical", 0.95, summary, evidence, fixes)]
-
-
-@register
-class MissingSoftmax(Detector):
-    """The loss expects probabilities (from_logits=False) but the model outputs raw logits.
-
-    Keras then rescales the outputs by their row sum and clips them into (0, 1): negative logits
-    become ~0 probabilities and the loss is meaningless (UMLAUT: "no softmax and
-    from_logits=False").
-    """
-
-    id = "missing_softmax"
-    area = "architecture"
-    description = "raw logits read as probabilities by the loss"
-    requires = ("outputs", "context.from_logits")
-
-    def check(self, trace: Trace) -> list[Finding]:
-        probe = _output_probe(trace)
-        loss = str(trace.context.get("loss") or "")
-        if probe is None or trace.context.get("from_logits") is not False:
-            return []
-        if loss and "categorical_crossentropy" not in loss.lower().replace(" ", "_"):
-            return []
-        out = probe.output
-        if out.is_probability or out.num_classes < 2:
-            return []
-        summary = (
-            f"The loss reads outputs as probabilities (from_logits=False) but they are logits: "
-            f"values in [{out.min:.3g}, {out.max:.3g}], row sums {out.row_sum_min:.3g} to "
-            f"{out.row_sum_max:.3g}."
-        )
-        evidence = {
-            "output_min": out.min,
-            "output_max": out.max,
-            "row_sum_min": out.row_sum_min,
-            "row_sum_max": out.row_sum_max,
-            "from_logits": False,
-            "loss": loss or None,
-            "thresholds": {"row_tolerance": out.row_tolerance or T.PROBABILITY_ROW_TOLERANCE},
-        }
-        fixes = [
-            make_fix(
-                trace,
-                "optim.from_logits=true",
-                "compile the loss with from_logits=True",
-                "the loss then applies a numerically stable log-softmax to the logits",
-            ),
-            make_fix(
-                trace,
-                "model.final_activation=softmax",
-                "or end the model with a softmax",
-                "then the outputs are the probabilities the loss expects",
-            ),
-        ]
-        return [self.finding("critical", 0.9, summary, evidence, fixes)]
-
-
 @register
 class FrozenLayers(Detector):
     """Weights that never change: layers set ``trainable=False``, or trainable variables that
@@ -672,7 +579,14 @@ class BadInitialLoss(Detector):
     area = "architecture"
     description = "loss at step 0 far from ln(num_classes)"
     requires = ("initial_loss",)
-    consequence_of = ("unnormalized_inputs", "missing_softmax", "exploding_gradients")
+    consequence_of = (
+        "unnormalized_inputs",
+        "missing_softmax",
+        "exploding_gradients",
+        "output_activation",
+        "loss_label_mismatch",
+        "double_softmax",
+    )
 
     def __init__(
         self,
@@ -772,6 +686,11 @@ class Underfitting(Detector):
         "batch_size_extreme",
         "prediction_collapse",
         "label_noise",
+        "missing_nonlinearity",
+        "over_regularization",
+        "loss_label_mismatch",
+        "output_activation",
+        "unshuffled_data",
     )
 
     def __init__(
@@ -862,3 +781,81 @@ class Underfitting(Detector):
             ),
         ]
         return [self.finding("warning", 0.5, summary, evidence, fixes)]
+
+
+@register
+class MissingNonlinearity(Detector):
+    """No activation function between the weight layers: the network is (nearly) a linear model.
+
+    A composition of linear maps is one linear map (Goodfellow, Bengio & Courville, Deep
+    Learning, 2016, sec. 6.1: a linear model cannot even learn XOR), so stacking Conv2D/Dense
+    layers without activations adds parameters but no expressiveness; max pooling, the only
+    nonlinearity such stacks often keep, picks a maximum but cannot bend a decision boundary
+    within a region. Whole network without any hidden activation: ``warning``. A Sequential
+    model where only some consecutive weight layers lack one: ``info`` (wasted layers).
+    """
+
+    id = "missing_nonlinearity"
+    area = "architecture"
+    description = "no nonlinearity between weight layers: a linear model"
+    requires = ("context.layers",)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        layers = list(trace.context.get("layers") or [])
+        weights = [i for i, r in enumerate(layers) if r.get("kind") == "weight"]
+        if len(weights) < 2:
+            return []
+        hidden = layers[: weights[-1]]
+        activations = sorted(
+            {r["activation"] for r in hidden if r.get("activation") and r["activation"] != "linear"}
+        )
+        # consecutive weight layers with neither an activation nor max pooling between them
+        linear_pairs = []
+        for a, b in zip(weights, weights[1:], strict=False):
+            between = layers[a:b]  # layer a's own activation counts, layer b's does not
+            bent = any(
+                (r.get("activation") and r["activation"] != "linear") or r["kind"] == "max_pool"
+                for r in between
+            )
+            if not bent:
+                linear_pairs.append([layers[a]["name"], layers[b]["name"]])
+        pooling = any(r["kind"] == "max_pool" for r in hidden)
+        if activations and not linear_pairs:
+            return []
+        evidence = {
+            "weight_layers": [layers[i]["name"] for i in weights],
+            "hidden_activations": activations,
+            "max_pooling": pooling,
+            "linear_pairs": linear_pairs,
+            "thresholds": {
+                "source": "a composition of linear maps is linear (Goodfellow et al., Deep "
+                "Learning, sec. 6.1)",
+            },
+        }
+        if not activations:
+            summary = (
+                f"No activation function between the model's {len(weights)} weight layers"
+                + (" (max pooling is its only nonlinearity)" if pooling else "")
+                + ": it is close to a linear model, which cannot separate CIFAR-10's classes."
+            )
+            fixes = [
+                make_fix(
+                    trace,
+                    "model.activation=relu",
+                    "add activation='relu' to every Conv2D and hidden Dense layer",
+                    "the nonlinearity between layers is what lets depth add expressiveness",
+                )
+            ]
+            return [self.finding("warning", 0.85, summary, evidence, fixes)]
+        pairs = ", ".join(f"{a} -> {b}" for a, b in linear_pairs[:3])
+        summary = (
+            f"{len(linear_pairs)} pair(s) of consecutive weight layers have no activation "
+            f"between them ({pairs}): each pair computes one linear map."
+        )
+        fixes = [
+            Fix(
+                f"add activation='relu' to {linear_pairs[0][0]}",
+                "without it the two layers collapse into one linear layer",
+            )
+        ]
+        return [self.finding("info", 0.6, summary, evidence, fixes)]

@@ -63,6 +63,11 @@ class Detector:
     def check(self, trace: Trace) -> list[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def limitations(self, trace: Trace) -> str | None:
+        """What this detector could not judge on ``trace`` although it ran (e.g. a signal too
+        coarse to resolve its threshold), or None. Shown in the report: silence is not health."""
+        return None
+
     def missing(self, signals: set[str]) -> str | None:
         """Why this detector cannot run on a trace holding ``signals``, or None if it can."""
         absent = [name for name in self.requires if name not in signals]

@@ -12,10 +12,8 @@ from cnn_doctor.diagnose import thresholds as T
 from cnn_doctor.diagnose.detectors.base import (
     Detector,
     at_least,
-    config_value,
     fmt,
     fraction,
-    from_pipeline,
     make_fix,
     ordered,
     positive,
@@ -108,7 +106,7 @@ class UnnormalizedInputs(Detector):
             return []
         off = max(float(rms.max()) / self.rms_high, self.rms_low / max(float(rms.min()), 1e-30))
         severity = "critical" if off >= 10 else "warning"
-        confidence = 0.8 + (0.1 if config_value(trace, "data", "normalize") == "none" else 0.0)
+        confidence = 0.8 + (0.1 if off >= 10 else 0.0)  # evidence strength, not a config knob
         summary = (
             f"Inputs are not normalised ({inputs.where}): per-channel mean "
             f"{_vec(mean)}, std {_vec(std)} (RMS {fmt(float(rms.min()))}-{fmt(float(rms.max()))}"
@@ -154,6 +152,7 @@ class MissingAugmentation(Detector):
     id = "missing_augmentation"
     area = "data"
     description = "overfitting with no data augmentation"
+    consequence_of = ("unshuffled_data",)
     requires = ("loss", "val_loss", "context.augment")
 
     def __init__(
@@ -234,8 +233,8 @@ class LabelNoise(Detector):
             float(probe.output.accuracy),
             probe.output.examples,
         )
-        if a_val < 2.0 / classes or n < 2:
-            return []  # too little learned to tell noisy labels from plain errors
+        if n < 2 or not T.above_chance(a_val, classes, trace.context.get("num_val")):
+            return []  # nothing learned yet: disagreeing with the labels means nothing
         gap = a_val - a_probe
         variance = max(a_probe * (1 - a_probe), 1.0 / n) / n
         n_val = trace.context.get("num_val")
@@ -252,7 +251,6 @@ class LabelNoise(Detector):
             f"training labels but {a_val:.0%} of validation labels (gap {gap:.0%}, "
             f"z = {z:.1f}); estimated {eta:.0%} of training labels wrong."
         )
-        planted = config_value(trace, "data", "label_noise")
         evidence = {
             "probe_accuracy": a_probe,
             "val_accuracy": a_val,
@@ -262,7 +260,6 @@ class LabelNoise(Detector):
             "confident_learning_candidates": cl,
             "probe_examples": n,
             "probe_epoch": probe.epoch,
-            "config_label_noise": planted,
             "thresholds": {
                 "min_gap": self.min_gap,
                 "min_z": self.min_z,
@@ -270,8 +267,7 @@ class LabelNoise(Detector):
             },
         }
         confidence = 0.55 + (0.15 if cl is not None and eta == eta and cl >= eta / 2 else 0.0)
-        if planted:
-            confidence += 0.2
+        confidence += 0.2 * min(1.0, (z - self.min_z) / self.min_z)  # stronger evidence
         fixes = [
             Fix(
                 "run `cnn-doctor data-check` and relabel or drop the flagged images",
@@ -288,8 +284,197 @@ class LabelNoise(Detector):
                     "softer targets limit how hard the network fits wrong labels",
                 )
             )
-        if from_pipeline(trace) and planted:
-            fixes.insert(
-                0, Fix("data.label_noise=0.0", "this run's config flips labels on purpose")
-            )
         return [self.finding("warning", min(confidence, 0.95), summary, evidence, fixes)]
+
+
+@register
+class UnshuffledData(Detector):
+    """Training batches ordered by class (arrays sorted by label with ``shuffle=False``, or a
+    generator / dataset that yields one class after another).
+
+    The model then follows the batches: it learns to predict whatever class the current batches
+    hold and ends every epoch predicting the last one. That leaves a signature no shuffled run
+    can show: at the epoch's end (nearly) every probe image is predicted as one class -- which
+    caps accuracy on any shuffled sample at (1 - share) + that class's share of the labels
+    (the prediction-collapse bound) -- yet the epoch's logged training accuracy, scored batch by
+    batch as the epoch went, is well above that cap. It must hold at most trained probes.
+    Keras shuffles arrays by default, but not generators, ``PyDataset``s or ``tf.data``
+    datasets, and not arrays under ``shuffle=False``.
+
+    A second, weaker reading needs no collapse: the probe labels, in the order the user passed
+    them, fail a runs test (they are sorted by class). The callback cannot see ``fit``'s
+    ``shuffle`` argument, so alone that is only ``info``; it becomes a warning when validation
+    accuracy is significantly *below* chance -- what ``validation_split`` on sorted arrays
+    produces, since it takes the last classes before any shuffling.
+    """
+
+    id = "unshuffled_data"
+    area = "data"
+    description = "training batches ordered by class (data not shuffled)"
+    requires = ("outputs", "accuracy")
+
+    def __init__(
+        self,
+        *,
+        share: float = T.COLLAPSE_FRACTION,
+        z: float = T.CHANCE_Z,
+        persistence: float = T.PERSISTENT_PROBE_FRACTION,
+    ) -> None:
+        self.share = fraction("share", share)
+        self.z = positive("z", z)
+        self.persistence = fraction("persistence", persistence)
+
+    def check(self, trace: Trace) -> list[Finding]:
+        classes = trace.num_classes()
+        if not classes or classes < 2:
+            return []
+        collapse = self._collapse_evidence(trace, classes)
+        if collapse is not None:
+            return [self._collapse_finding(trace, collapse)]
+        order = self._order_evidence(trace, classes)
+        return [] if order is None else [self._order_finding(order)]
+
+    def _collapse_evidence(self, trace: Trace, classes: int) -> dict | None:
+        """The run's own signature: collapsed at the epoch's end, yet high logged accuracy."""
+        acc = trace.series("accuracy")
+        probes = [p for p in trace.trained_probes() if p.output is not None and p.output.finite]
+        if len(probes) < 2:
+            return None
+        n = int(trace.context.get("num_train") or 0)
+        rows, flags = [], []
+        for p in probes:
+            if p.epoch < 1 or p.epoch > acc.size or not math.isfinite(acc[p.epoch - 1]):
+                continue
+            counts = np.asarray(p.output.predicted_counts, dtype=np.float64)
+            top = int(np.argmax(counts))
+            share = float(counts[top] / counts.sum()) if counts.sum() else 0.0
+            label_share = 1.0 / classes
+            if p.output.label_counts and sum(p.output.label_counts) > 0:
+                label_share = p.output.label_counts[top] / sum(p.output.label_counts)
+            cap = (1.0 - share) + label_share
+            noise = self.z * math.sqrt(cap * (1 - cap) / n) if n else self.z * 0.0095
+            logged = float(acc[p.epoch - 1])
+            flag = share >= self.share and logged > cap + max(noise, T.LABEL_NOISE_MIN_GAP)
+            flags.append(flag)
+            rows.append(
+                {
+                    "epoch": p.epoch,
+                    "predicted_class": top,
+                    "predicted_share": share,
+                    "accuracy_cap_if_shuffled": cap,
+                    "logged_train_accuracy": logged,
+                }
+            )
+        if len(flags) < 2 or sum(flags) / len(flags) < self.persistence:
+            return None
+        same_class = len({r["predicted_class"] for r, f in zip(rows, flags, strict=True) if f})
+        return {
+            "epochs": rows,
+            "flags": flags,
+            "same_class_every_epoch": same_class == 1,
+            "probe_label_counts": probes[-1].output.label_counts,
+        }
+
+    def _collapse_finding(self, trace: Trace, evidence: dict) -> Finding:
+        rows, flags = evidence.pop("epochs"), evidence.pop("flags")
+        last = next(r for r, f in zip(reversed(rows), reversed(flags), strict=True) if f)
+        val = trace.series("val_accuracy")
+        summary = (
+            f"Training batches look ordered by class: after epoch {last['epoch']} the model "
+            f"predicts class {last['predicted_class']} for {last['predicted_share']:.0%} of "
+            f"probe images, which caps accuracy on shuffled data at "
+            f"{last['accuracy_cap_if_shuffled']:.0%}, yet the epoch logged "
+            f"{last['logged_train_accuracy']:.0%} training accuracy"
+            + (f" (validation {val[-1]:.0%})" if val.size and math.isfinite(val[-1]) else "")
+            + "."
+        )
+        evidence = {
+            "epochs": rows,
+            "epochs_flagged": f"{sum(flags)}/{len(flags)}",
+            **evidence,
+            "thresholds": {
+                "collapse_share": self.share,
+                "z": self.z,
+                "min_gap": T.LABEL_NOISE_MIN_GAP,
+                "source": "prediction-collapse accuracy bound (thresholds.COLLAPSE_FRACTION); "
+                "Keras fit() docs: generators and datasets are not shuffled",
+            },
+        }
+        return self.finding("warning", 0.85, summary, evidence, [_SHUFFLE_FIX])
+
+    def _order_evidence(self, trace: Trace, classes: int) -> dict | None:
+        """The user's arrays are sorted by class: the probe labels, in the order they were
+        passed, have far fewer runs than a random order (or hold a single class)."""
+        ctx = trace.context
+        runs, expected = ctx.get("label_runs"), ctx.get("label_runs_expected")
+        if runs is None or expected is None:
+            return None
+        z = ctx.get("label_runs_z")
+        probe_n = sum((trace.probes[-1].output.label_counts or []) if trace.probes else [])
+        single_class = runs == 1 and probe_n >= _MIN_SINGLE_CLASS_PROBE
+        if not single_class and (z is None or z > -T.LABEL_ORDER_Z):
+            return None
+        val = trace.series("val_accuracy")
+        final_val = float(val[-1]) if val.size and math.isfinite(val[-1]) else None
+        return {
+            "probe_label_runs": runs,
+            "probe_label_runs_if_shuffled": round(float(expected), 1),
+            "runs_z": None if z is None else round(float(z), 1),
+            "probe_single_class": single_class,
+            "final_val_accuracy": final_val,
+            "val_below_chance": final_val is not None
+            and T.below_chance(final_val, classes, ctx.get("num_val")),
+            "chance": 1.0 / classes,
+            "thresholds": {
+                "runs_z": -T.LABEL_ORDER_Z,
+                "single_class_probe_min": _MIN_SINGLE_CLASS_PROBE,
+                "below_chance_z": T.CHANCE_Z,
+                "source": "k-category Wald-Wolfowitz runs test (Mood 1940); thresholds.CHANCE_Z",
+            },
+        }
+
+    def _order_finding(self, evidence: dict) -> Finding:
+        order = (
+            "hold a single class"
+            if evidence["probe_single_class"]
+            else f"come in {evidence['probe_label_runs']} runs of one class where a shuffled "
+            f"order would give about {evidence['probe_label_runs_if_shuffled']:.0f}"
+        )
+        summary = (
+            f"The data arrays are sorted by class: the probe labels, in the order given, {order}"
+        )
+        fixes = [_SHUFFLE_FIX]
+        if evidence["val_below_chance"]:
+            summary += (
+                f", and validation accuracy ({evidence['final_val_accuracy']:.0%}) is below "
+                f"chance ({evidence['chance']:.0%}) -- the validation images are classes the "
+                "model never trained on, as validation_split takes the *last* part of sorted "
+                "arrays before any shuffling."
+            )
+            fixes.insert(0, _SPLIT_FIX)
+            return self.finding("warning", 0.8, summary, evidence, fixes)
+        summary += (
+            ". Harmless only if fit() shuffles them (arrays with shuffle=True, no "
+            "validation_split); generators, datasets, shuffle=False and validation_split "
+            "see them in this order."
+        )
+        return self.finding("info", 0.5, summary, evidence, fixes + [_SPLIT_FIX])
+
+
+# A probe of at least this many labels all of one class: a random draw from CIFAR-10's 10
+# balanced classes gives that with probability 10 * 0.1**32 -- the arrays are sorted.
+_MIN_SINGLE_CLASS_PROBE = 32
+
+_SHUFFLE_FIX = Fix(
+    "shuffle the training data: fit(x, y, shuffle=True) on arrays (the default), "
+    "dataset.shuffle(buffer >= dataset size) for tf.data, or shuffle the index order "
+    "in your generator / PyDataset at every epoch (on_epoch_end)",
+    "each batch must be a random sample of all classes; class-ordered batches teach "
+    "the model to predict the current class and forget the others",
+)
+_SPLIT_FIX = Fix(
+    "shuffle the arrays once before splitting (idx = np.random.permutation(len(x)); "
+    "x, y = x[idx], y[idx]), or split with sklearn's train_test_split(..., stratify=y)",
+    "Keras's validation_split takes the last fraction of the arrays as given, so sorted "
+    "arrays put whole classes into validation that training never sees",
+)

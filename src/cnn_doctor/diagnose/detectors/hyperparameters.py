@@ -92,7 +92,12 @@ class Diverged(Detector):
     description = "NaN/inf loss, gradients or weights"
     requires_any = ("loss", "probes")
     # divergence is the visible end of these; when one is found it is the thing to fix
-    consequence_of = ("exploding_gradients", "nonfinite_inputs", "unnormalized_inputs")
+    consequence_of = (
+        "exploding_gradients",
+        "nonfinite_inputs",
+        "unnormalized_inputs",
+        "loss_label_mismatch",
+    )
 
     def __init__(self, *, huge_loss: float = T.LOSS_HUGE) -> None:
         self.huge_loss = positive("huge_loss", huge_loss)
@@ -168,6 +173,9 @@ class LrTooHigh(Detector):
         "nonfinite_inputs",
         "missing_softmax",
         "double_softmax",
+        "loss_label_mismatch",
+        "output_activation",
+        "unshuffled_data",
     )
 
     def __init__(
@@ -273,6 +281,9 @@ class LrTooLow(Detector):
         "dead_relu",
         "double_softmax",
         "frozen_layers",
+        "over_regularization",
+        "output_activation",
+        "loss_label_mismatch",
     )
 
     def __init__(
@@ -501,7 +512,13 @@ class Overfitting(Detector):
     area = "hyperparameters"
     description = "validation loss rises, or validation accuracy stalls, while training improves"
     requires = ("loss", "val_loss")
-    consequence_of = ("missing_augmentation", "label_noise", "diverged", "lr_too_high")
+    consequence_of = (
+        "missing_augmentation",
+        "label_noise",
+        "diverged",
+        "lr_too_high",
+        "unshuffled_data",
+    )
 
     def __init__(
         self,
@@ -698,6 +715,11 @@ class PredictionCollapse(Detector):
         "frozen_layers",
         "lr_too_low",
         "batch_size_extreme",
+        "unshuffled_data",
+        "over_regularization",
+        "loss_label_mismatch",
+        "output_activation",
+        "missing_nonlinearity",
     )
 
     def __init__(self, *, share: float = T.COLLAPSE_FRACTION) -> None:

@@ -1,0 +1,116 @@
+"""Contract checks of the real-world corpus (no training): ``pytest benchmarks/real_world``.
+
+They guard what the lead relies on: the split is the recorded rule and was not edited, every case
+is complete, expected ids are ids the diagnosis can name, and the runner scores a crash as a miss
+(fault) or an alarm (healthy).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run_real_world as runner  # noqa: E402
+from cases import CASES, FAULTS, HEALTHY, rule_splits  # noqa: E402
+from common import record_true_accuracy  # noqa: E402
+
+KNOWN_IDS = {
+    "vanishing_gradients",
+    "exploding_gradients",
+    "dead_relu",
+    "saturated_activations",
+    "double_softmax",
+    "missing_softmax",
+    "frozen_layers",
+    "bad_initial_loss",
+    "underfitting",
+    "diverged",
+    "lr_too_high",
+    "lr_too_low",
+    "overfitting",
+    "batch_size_extreme",
+    "prediction_collapse",
+    "nonfinite_inputs",
+    "unnormalized_inputs",
+    "missing_augmentation",
+    "label_noise",
+    "loss_label_mismatch",
+    "metric_mismatch",
+    "output_activation",
+    "missing_nonlinearity",
+    "unshuffled_data",
+    "over_regularization",
+}
+
+
+def test_split_is_the_recorded_rule():
+    assert {c.name: c.split for c in CASES} == rule_splits(CASES)
+
+
+def test_corpus_size_and_balance():
+    assert len(FAULTS) >= 24 and len(HEALTHY) >= 6
+    for group in (FAULTS, HEALTHY):
+        dev = sum(c.split == "dev" for c in group)
+        assert abs(dev - (len(group) - dev)) <= 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_case_is_complete(case):
+    assert case.kind in ("fault", "healthy") and case.split in ("dev", "heldout")
+    assert case.source and case.setup and case.confirmed_cause and callable(case.script)
+    assert 1 <= case.epochs <= 10
+    if case.kind == "healthy":
+        assert case.expected == ()
+    else:
+        assert case.expected and set(case.expected) <= KNOWN_IDS
+        assert "prediction_collapse" not in case.expected  # a consequence, never the cause
+
+
+def test_names_are_unique():
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+class _FakeModel:
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def predict(self, x, batch_size=None, verbose=0):
+        return self.outputs
+
+
+def test_true_accuracy_uses_argmax_and_rounds_one_unit_heads():
+    y = np.array([0, 1, 2, 1])
+    probs = np.eye(3)[[0, 1, 0, 1]]
+    history = record_true_accuracy(SimpleNamespace(), _FakeModel(probs), np.zeros(4), y)
+    assert history.true_val_accuracy == pytest.approx(0.75)
+    one_unit = np.array([[0.1], [0.9], [0.9], [0.2]])
+    history = record_true_accuracy(SimpleNamespace(), _FakeModel(one_unit), np.zeros(4), y)
+    assert history.true_val_accuracy == pytest.approx(0.5)  # rounds to 0,1,1,0
+
+
+def test_crash_is_a_miss_for_faults_and_an_alarm_for_healthy():
+    fault, healthy = FAULTS[0], HEALTHY[0]
+    crashed = runner._score({"case": fault.name, "error": "boom", "found": []}, fault)
+    assert crashed["rank"] is None
+    found = [[fault.expected[0], "warning", 0.9]]
+    hit = runner._score({"case": fault.name, "found": found}, fault)
+    assert hit["rank"] == 1
+    alarm = runner._score({"case": healthy.name, "error": "boom", "found": []}, healthy)
+    quiet = runner._score({"case": healthy.name, "found": [["overfitting", "info", 0.3]]}, healthy)
+    rows = [
+        dict(crashed, split="dev"),
+        dict(hit, split="dev"),
+        dict(alarm, split="dev"),
+        dict(quiet, split="dev"),
+    ]
+    t = runner.totals(rows, use_doctor=True)["dev"]
+    assert t["recall_at_1"] == 0.5 and t["recall_at_3"] == 0.5
+    assert t["healthy_alarms"] == 1
