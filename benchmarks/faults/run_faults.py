@@ -3,7 +3,7 @@
 For every case in ``cases.py`` it trains the pipeline with the fault's overrides and a Doctor
 attached, then prints the expected id(s), the ids found (ranked), the rank of the first expected
 one, and the totals: recall@1, recall@3 over the faults, and false alarms (any warning/critical
-finding) over the healthy configs. Results are saved as JSON next to the runs.
+finding) over the healthy configs. A crash counts against both: a missed fault, or an alarm. Results are saved as JSON next to the runs.
 
     python benchmarks/faults/run_faults.py --data-dir ~/.cache/cnn-doctor     # real CIFAR-10
     python benchmarks/faults/run_faults.py --synthetic 3000                   # no data at hand
@@ -213,7 +213,9 @@ def report(
         if faults
         else None,
         "healthy": len(healthy),
-        "false_alarms": sum(bool(r["serious"]) for r in healthy),
+        # A healthy case that crashes counts as an alarm: the user got no clean bill of health.
+        "false_alarms": sum(bool(r["serious"] or r.get("error")) for r in healthy),
+        "crashed": sorted(r["case"] for r in results_scored if r.get("error")),
         "false_alarm_ids": sorted({i for r in healthy for i in r["serious"]}),
         "data": source,
         "not_scored": skipped_synthetic,  # faults that only manifest on real images
@@ -223,6 +225,7 @@ def report(
         f"  recall@3 {totals['recall_at_3'] if faults else 'n/a'}  over {len(faults)} faults; "
         f"false alarms {totals['false_alarms']}/{len(healthy)} healthy "
         f"{totals['false_alarm_ids'] or ''}"
+        + (f"; crashed {totals['crashed']}" if totals["crashed"] else "")
     )
     if skipped_synthetic:
         print(f"not scored on synthetic data (need real images to manifest): {skipped_synthetic}")

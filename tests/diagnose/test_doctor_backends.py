@@ -49,7 +49,26 @@ SCRIPT = textwrap.dedent(
     faulty = run("softmax", doctor)
     plain = run("softmax", None)
     same = all(np.array_equal(a, b) for a, b in zip(faulty.get_weights(), plain.get_weights()))
+
+    # The way users write it: one-hot labels, a string loss, a second Softmax layer.
+    keras.utils.set_random_seed(0)
+    onehot = keras.utils.to_categorical(y, 10)
+    model = keras.Sequential([build("softmax"), keras.layers.Softmax()])
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    second = Doctor(probe_data=(x[:32], onehot[:32]))
+    model.fit(x, onehot, epochs=2, batch_size=32, verbose=0, callbacks=[second])
+
+    # One sigmoid unit trained with binary cross-entropy on labels 0..9: the loss goes negative.
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential([keras.Input((12, 12, 3)), L.Flatten(), L.Dense(1, "sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    third = Doctor(probe_data=(x[:32], y[:32]))
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[third])
+
     print(json.dumps({
+        "one_hot_string_loss_ids": [f.id for f in second.findings],
+        "binary_loss_ids": [f.id for f in third.findings],
         "signals": sorted(doctor.trace.signals()),
         "ids": [f.id for f in doctor.findings],
         "notes": doctor.trace.notes,
@@ -81,3 +100,5 @@ def test_doctor_runs_on_backend(backend, module, tmp_path):
         assert signal in result["signals"]
     assert result["ids"][0] == "double_softmax", result["ids"]
     assert result["probing_changed_nothing"]
+    assert result["one_hot_string_loss_ids"][0] == "double_softmax", result
+    assert result["binary_loss_ids"][0] == "loss_label_mismatch", result

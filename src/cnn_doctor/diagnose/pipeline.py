@@ -45,12 +45,18 @@ _PROBE_STREAM = 11  # own random stream for choosing probe images (see data/prep
 def pipeline_context(
     config: Config, *, num_train: int | None = None, num_val: int | None = None
 ) -> dict[str, Any]:
-    """Facts the config states about a run (merged over what the Doctor infers from the model)."""
+    """Facts the config states about a run (merged over what the Doctor infers from the model).
+
+    The batch is the one fit() really uses: never more than the training images (a 512 batch
+    on a 300-image subset is one 300-image step, not an "extreme" batch)."""
+    batch = config.optim.batch_size
+    if num_train:
+        batch = min(batch, num_train)
     return {
         "source": "pipeline",
         "config": config.to_dict(),
         "augment": list(config.data.augment),
-        "batch_size": config.optim.batch_size,
+        "batch_size": batch,
         "num_train": num_train,
         "num_val": num_val,
         "label_smoothing": config.optim.label_smoothing,
@@ -129,7 +135,12 @@ def instrumented_train(
         context=pipeline_context(config, num_train=len(data.x_train), num_val=len(data.x_val)),
     )
     result = train(
-        config, callbacks=[doctor], model_builder=model_builder, console=console, quiet=quiet
+        config,
+        callbacks=[doctor],
+        model_builder=model_builder,
+        console=console,
+        quiet=quiet,
+        data=data,
     )
     save_diagnosis(doctor.trace, doctor.diagnose(), result.run_dir, json_path=json_path)
     return result, doctor

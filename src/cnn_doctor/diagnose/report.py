@@ -16,6 +16,7 @@ from cnn_doctor.diagnose import thresholds as T
 from cnn_doctor.diagnose.detectors import Diagnosis
 from cnn_doctor.diagnose.findings import findings_to_json
 from cnn_doctor.diagnose.trace import Trace
+from cnn_doctor.report.curves import new_figure, save_figure
 
 DIAGNOSIS_FILE = "diagnosis.json"
 SECTION_KEY = "diagnosis"
@@ -100,15 +101,6 @@ def diagnosis_extra(diagnosis: Diagnosis) -> dict:
     }
 
 
-def _figure(width: float = 10.0, height: float = 4.0):  # -> matplotlib Figure
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=90)
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def save_evidence_plots(trace: Trace, out_dir: Path) -> list[Path]:
     """PNG plots of the signals the detectors read; only those the trace holds."""
     out_dir = Path(out_dir)
@@ -124,17 +116,15 @@ def save_evidence_plots(trace: Trace, out_dir: Path) -> list[Path]:
         fig = plot(trace)
         if fig is None:
             continue
-        path = out_dir / f"{name}.png"
         fig.tight_layout()
-        fig.savefig(path)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"{name}.png", dpi=90))
     return paths
 
 
 def _plot_curves(trace: Trace):
     if not trace.history:
         return None
-    fig = _figure()
+    fig = new_figure()
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = np.arange(1, trace.epochs + 1)
     for key, style in (("loss", "-o"), ("val_loss", "--o")):
@@ -171,7 +161,7 @@ def _plot_layers(trace: Trace, attr: str, title: str, band: tuple[float, float] 
 
     cmap = colormaps["viridis"]
     layers = [w.layer.rsplit("/", 1)[-1] for w in probes[-1].kernels()]
-    fig = _figure(max(6.0, 0.5 * len(layers) + 3), 4)
+    fig = new_figure(max(6.0, 0.5 * len(layers) + 3), 4)
     ax = fig.subplots()
     for i, probe in enumerate(probes):
         values = []
@@ -217,7 +207,7 @@ def _plot_activations(trace: Trace):
     probes = [p for p in trace.probes if p.activations]
     if not probes:
         return None
-    fig = _figure(11, 4)
+    fig = new_figure(11, 4)
     ax_frac, ax_sig = fig.subplots(1, 2)
     layers = [a.layer for a in probes[-1].activations]
     for layer in layers:
@@ -282,7 +272,7 @@ def _plot_predictions(trace: Trace):
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
-    fig = _figure(8, 3.5)
+    fig = new_figure(8, 3.5)
     ax = fig.subplots()
     columns = [(f"epoch {p.epoch}", p.output.predicted_counts) for p in probes]
     labels = probes[-1].output.label_counts

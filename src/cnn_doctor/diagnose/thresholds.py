@@ -22,12 +22,13 @@ editing code, and a reader can check each call against its source. Sources:
   JAIR 2021.
 - Arpit et al., "A Closer Look at Memorization in Deep Networks", ICML 2017.
 
-This module is pure constants: no keras, no numpy.
+This module is pure constants and the few rules stated with them: no keras, no numpy.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 # --- gradients ---------------------------------------------------------------------------------
 # AUTOTRAINER's vanishing-gradient rule: the first layer's gradient norm is < 1e-3 of the last
@@ -175,6 +176,32 @@ INPUT_RMS_HIGH = 10.0
 # LeCun et al. again: channel variances should be similar; an order of magnitude apart is not.
 INPUT_CHANNEL_STD_RATIO = 10.0
 
+
+def input_scale_problems(
+    mean: Sequence[float],
+    std: Sequence[float],
+    *,
+    rms_low: float = INPUT_RMS_LOW,
+    rms_high: float = INPUT_RMS_HIGH,
+    channel_std_ratio: float = INPUT_CHANNEL_STD_RATIO,
+) -> tuple[list[str], float]:
+    """The one input-scale rule (the Doctor's detector and the data check both use it): which of
+    ``too_large`` / ``too_small`` / ``channels_differ`` hold for per-channel ``mean``/``std``,
+    and how many times outside the RMS band the worst channel is (1.0 = inside)."""
+    rms = [math.hypot(float(m), float(s)) for m, s in zip(mean, std, strict=True)]
+    stds = [float(s) for s in std]
+    problems = []
+    if max(rms) > rms_high:
+        problems.append("too_large")
+    if min(rms) < rms_low:
+        problems.append("too_small")
+    spread = max(stds) / min(stds) if min(stds) > 0 else math.inf
+    if len(stds) > 1 and spread > channel_std_ratio:
+        problems.append("channels_differ")
+    off = max(1.0, max(rms) / rms_high, rms_low / max(min(rms), 1e-30))
+    return problems, off
+
+
 # --- batch size --------------------------------------------------------------------------------
 # Wu & He (Group Normalization, Fig. 1): with BatchNorm, error rises steeply once a batch holds
 # fewer than 8 images (batch statistics too noisy).
@@ -237,12 +264,36 @@ def below_chance(accuracy: float, classes: int, examples: int | None) -> bool:
     return accuracy < 1.0 / classes - CHANCE_Z * _chance_se(classes, examples)
 
 
+def binomial_se(p: float, examples: int | None) -> float:
+    """Standard error of an accuracy ``p`` measured on ``examples`` images (``UNKNOWN_SAMPLE_SIZE``
+    when the callback cannot know how many)."""
+    n = examples if examples and examples > 0 else UNKNOWN_SAMPLE_SIZE
+    return math.sqrt(max(p * (1.0 - p), 0.0) / n)
+
+
 def _chance_se(classes: int, examples: int | None) -> float:
-    chance = 1.0 / classes
-    n = examples or 0
-    if n <= 0:
-        n = 1000  # unknown size: judge as if measured on 1000 images (SE 0.0095 at C = 10)
-    return math.sqrt(chance * (1.0 - chance) / n)
+    return binomial_se(1.0 / classes, examples)
+
+
+# A Keras callback never sees how many images fit() scored a metric on; judge as if 1000
+# (SE 0.0095 at chance on 10 classes) -- a typical small validation split, so unknown sizes
+# neither excuse large gaps nor flag small ones.
+UNKNOWN_SAMPLE_SIZE = 1000
+
+# Inputs an order of magnitude outside the normalised RMS band are critical, not a warning:
+# at 10x the first layer's pre-activations are 10x off the scale its initialisation assumes
+# (He et al. 2015 derive the init for unit-variance inputs).
+INPUT_SCALE_CRITICAL_FACTOR = 10.0
+# Predicting one class is not collapse when that class holds at least half the probe labels
+# (an imbalanced probe: the majority guess is then a reasonable, not a broken, prediction).
+COLLAPSE_MAJORITY_LABEL_SHARE = 0.5
+
+# "Most parameters" frozen: a strict majority of the trainable-looking parameters (a
+# definition, not a tuning). Used by the frozen-layers detector.
+FROZEN_MAJORITY = 0.5
+# "Near its peak" learning rate: at least half the largest LR the schedule reached (definition).
+# Used by the LR-too-low detector to tell "warm-up/decay tail" from "low all along".
+LR_NEAR_PEAK_SHARE = 0.5
 
 
 # Wald-Wolfowitz runs test, k-category form (Mood 1940, "The distribution theory of runs"): the
@@ -250,3 +301,7 @@ def _chance_se(classes: int, examples: int | None) -> float:
 # runs is more than LABEL_ORDER_Z standard deviations below its expectation under a random order
 # (z = -3: a 0.13% one-sided false-alarm rate on shuffled arrays).
 LABEL_ORDER_Z = 3.0
+# A probe of at least this many labels, all of one class, also counts as sorted (the runs test
+# has no variance then): a random draw from 10 balanced classes gives that with probability
+# 10 * 0.1**32.
+SINGLE_CLASS_PROBE_MIN = 32

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cnn_doctor.atomic import atomic_write_text
 from cnn_doctor.config import Config
 from cnn_doctor.diagnose.findings import Finding
 from cnn_doctor.investigate.ablation import BASELINE, NOISE_FACTOR
@@ -20,6 +21,7 @@ from cnn_doctor.repair.acceptance import MIN_NOISE_SD
 from cnn_doctor.repair.candidates import Candidate, Suggestion
 from cnn_doctor.repair.results import RepairResult, Step, Tried
 from cnn_doctor.repair.state import RepairState
+from cnn_doctor.report.curves import new_figure, save_figure
 
 FIXED_TOML = "fixed.toml"
 CURVES_PNG = "repair_curves.png"
@@ -146,8 +148,6 @@ def _mean_curve(run_dirs: Sequence[Path], key: str) -> list[float]:
 def plot_repair_curves(state: RepairState, steps: Sequence[Step], path: Path) -> Path | None:
     """Validation accuracy and training loss per epoch: the original, then after each accepted
     change (mean over seeds), overlaid. Matplotlib's Figure API: no global backend switch."""
-    from matplotlib.figure import Figure
-
     lines: list[tuple[str, list[Path]]] = []
     if state.rounds:
         lines.append(("original", _runs(state.rounds[0], BASELINE)))
@@ -160,7 +160,7 @@ def plot_repair_curves(state: RepairState, steps: Sequence[Step], path: Path) ->
     lines = [(label, dirs) for label, dirs in lines if dirs]
     if not lines:
         return None
-    fig = Figure(figsize=(10, 3.8))
+    fig = new_figure(10, 3.8)
     ax_acc, ax_loss = fig.subplots(1, 2)
     for label, dirs in lines:
         short = label if len(label) <= 48 else "…" + label[-47:]
@@ -177,8 +177,7 @@ def plot_repair_curves(state: RepairState, steps: Sequence[Step], path: Path) ->
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _pct(value: float | None) -> str:
@@ -210,7 +209,7 @@ def write_fixed_toml(state: RepairState, steps: Sequence[Step], path: Path) -> P
     )
     if state.data.get("model"):
         lines.append(f"# with your model: add --model {state.data['model']}")
-    path.write_text("\n".join(lines) + "\n\n" + fixed.to_toml())
+    atomic_write_text(path, "\n".join(lines) + "\n\n" + fixed.to_toml())
     return path
 
 
@@ -328,7 +327,7 @@ def write_outputs(state: RepairState, *, console: Any = None) -> RepairResult:
     if curves is not None:
         files["curves"] = curves
     md = markdown(result)
-    (folder / SUMMARY_MD).write_text(md)
+    atomic_write_text(folder / SUMMARY_MD, md)
     files["markdown"] = folder / SUMMARY_MD
     ReportSection(
         "Repair (cnn-doctor fix)", _section_html(result, md), [curves] if curves else [], order=15

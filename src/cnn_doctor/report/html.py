@@ -45,7 +45,7 @@ border-color:#b26a00} .verdict-ok{background:#eaf6ec;border-color:#2e7d32}
 .finding{border:1px solid #ddd;border-radius:6px;margin:1.2em 0;padding:.2em 1em 1em}
 .finding h3{margin:.6em 0 .3em;font-size:1.05em} .finding .tag{font-size:.8em;color:#555;
 font-weight:normal} .card-body{display:flex;gap:1.2em;flex-wrap:wrap}
-.card-text{flex:1 1 420px;min-width:300px} .card-plots{flex:1 1 420px;min-width:300px}
+.card-text{flex:1 1 420px;min-width:300px} .card-plots{flex:1 1 100%;min-width:300px}
 .evidence li{margin:.15em 0} details{margin:.4em 0;color:#444} pre{white-space:pre-wrap;
 font-size:.8em;background:#f7f7f7;padding:.5em;max-height:18em;overflow:auto}
 .fixes li{margin:.25em 0}
@@ -140,7 +140,8 @@ def _words(value: Any, *, depth: int = 0) -> str:
     if isinstance(value, Mapping):
         if depth >= 2:
             return "{…}"
-        parts = [f"{_label(k)} {_words(v, depth=depth + 1)}" for k, v in list(value.items())[:8]]
+        # Keys inside a value are names (layers, forms, classes): kept verbatim, "name = value".
+        parts = [_entry(k, v, depth) for k, v in list(value.items())[:8]]
         more = ", …" if len(value) > 8 else ""
         return "; ".join(parts) + more
     if isinstance(value, (list, tuple)):
@@ -154,6 +155,11 @@ def _words(value: Any, *, depth: int = 0) -> str:
         shown = [_words(v, depth=depth + 1) for v in value[:5]]
         return ", ".join(shown) + (f", … ({len(value)} in all)" if len(value) > 5 else "")
     return str(value)
+
+
+def _entry(key: Any, value: Any, depth: int) -> str:
+    text = _words(value, depth=depth + 1)
+    return f"{key} ({text})" if isinstance(value, Mapping) else f"{key} = {text}"
 
 
 def _label(key: Any) -> str:

@@ -87,7 +87,7 @@ def test_checks_with_missing_inputs_are_skipped_with_a_reason() -> None:
         ("near_duplicates", {"max_shift": 20}),
         ("class_imbalance", {"info_ratio": 5, "warning_ratio": 2}),
         ("outlier_images", {"iqr_fence": 0}),
-        ("unnormalized_inputs", {"std_range": (1.2, 0.8)}),
+        ("unnormalized_inputs", {"rms_low": 2.0}),
         ("label_issues", {"filter_by": "vibes"}),
     ],
 )

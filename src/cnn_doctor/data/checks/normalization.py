@@ -1,14 +1,10 @@
-"""Is what the network sees standardized? Per-channel statistics after the config's normalization.
+"""Is what the network sees on a sane scale? Per-channel statistics after the normalization.
 
-Judged by per-channel mean and standard deviation *after* the transform the trainer applies —
-not by absolute bounds: DeepDiagnosis's "inputs outside [-1, 1]" rule misfires on properly
-standardized CIFAR (a standardized channel has ~5% of values beyond ±2). LeCun, Bottou, Orr &
-Müller ("Efficient BackProp", 1998, §4.3) give the reason to care: inputs with non-zero mean or
-very different scales per channel slow gradient descent, and raw 0–255 inputs make the first
-layer's effective learning rate ~10⁴× larger than for unit-scale inputs.
-
-Thresholds: standardized means |mean| ≤ 0.1 and 0.8 ≤ std ≤ 1.25 in every channel (a little
-tolerance for the statistics being fitted on a different subset than the one measured).
+The rule is the Doctor's own (``thresholds.input_scale_problems``: per-channel RMS within an order
+of magnitude of 1, channel scales within 10x of each other -- LeCun, Bottou, Orr & Müller,
+"Efficient BackProp", 1998, §4.3), applied here to the training images through the trainer's
+normalizer instead of to a probe batch, so ``data-check`` and ``diagnose`` cannot disagree.
+[0, 1]-scaled images pass; raw 0-255 pixels (RMS ~130) and pixels divided by 255 twice fail.
 """
 
 from __future__ import annotations
@@ -20,11 +16,9 @@ import numpy as np
 
 from cnn_doctor.data.checks.base import DataCheckInput, IssueManager, check_positive, register
 from cnn_doctor.data.checks.features import channel_stats_for
+from cnn_doctor.diagnose import thresholds as T
 from cnn_doctor.diagnose.findings import Finding, Fix
 
-MAX_ABS_MEAN = 0.1
-STD_RANGE = (0.8, 1.25)
-RAW_SCALE = 10.0  # a channel std or |mean| above this means 0–255 pixels reach the network
 SAMPLE = 2_000  # images measured after normalization: 2M values a channel, ample for 2 decimals
 
 
@@ -59,16 +53,17 @@ class UnnormalizedInputs(IssueManager):
     def __init__(
         self,
         *,
-        max_abs_mean: float = MAX_ABS_MEAN,
-        std_range: tuple[float, float] = STD_RANGE,
+        rms_low: float = T.INPUT_RMS_LOW,
+        rms_high: float = T.INPUT_RMS_HIGH,
+        channel_std_ratio: float = T.INPUT_CHANNEL_STD_RATIO,
         sample: int = SAMPLE,
         seed: int = 0,
     ) -> None:
-        self.max_abs_mean = check_positive("max_abs_mean", max_abs_mean)
-        lo, hi = (float(v) for v in std_range)
-        if not 0 < lo < 1 < hi:
-            raise ValueError(f"std_range={std_range} must satisfy 0 < low < 1 < high")
-        self.std_range = (lo, hi)
+        self.rms_low = check_positive("rms_low", rms_low)
+        self.rms_high = check_positive("rms_high", rms_high)
+        if not self.rms_low < 1 < self.rms_high:
+            raise ValueError(f"need rms_low < 1 < rms_high, got {rms_low}, {rms_high}")
+        self.channel_std_ratio = check_positive("channel_std_ratio", channel_std_ratio)
         if int(sample) < 1:
             raise ValueError(f"sample={sample} must be >= 1")
         self.sample = int(sample)
@@ -103,46 +98,53 @@ class UnnormalizedInputs(IssueManager):
 
     def find_issues(self, data: DataCheckInput) -> list[Finding]:
         m = self.measure(data)
-        mean, std = np.array(m["input_mean"]), np.array(m["input_std"])
-        lo, hi = self.std_range
-        if np.all(np.abs(mean) <= self.max_abs_mean) and np.all((std >= lo) & (std <= hi)):
+        problems, off = T.input_scale_problems(
+            m["input_mean"],
+            m["input_std"],
+            rms_low=self.rms_low,
+            rms_high=self.rms_high,
+            channel_std_ratio=self.channel_std_ratio,
+        )
+        if not problems:
             return []
         evidence = {
             **m,
-            "standardized_if": f"|mean| <= {self.max_abs_mean} and {lo} <= std <= {hi} "
-            "in every channel",
+            "problems": problems,
             "model_batchnorm": data.batchnorm,
+            "thresholds": {
+                "rms_low": self.rms_low,
+                "rms_high": self.rms_high,
+                "channel_std_ratio": self.channel_std_ratio,
+                "source": "LeCun et al., Efficient BackProp (1998), section 4.3 "
+                "(the Doctor's unnormalized_inputs rule)",
+            },
         }
         fix = Fix(
             "data.normalize=standardize",
             "per-channel (x − mean) / std from the training set: zero-mean, unit-variance input",
         )
-        channels = ", ".join(f"{a:.3g}±{b:.3g}" for a, b in zip(mean, std, strict=True))
-        if np.max(np.abs(mean)) > RAW_SCALE or np.max(std) > RAW_SCALE:
-            severity = "warning" if data.batchnorm else "critical"
-            summary = (
-                f"The network sees raw pixel values (per-channel mean±std {channels}): "
-                "unscaled inputs make early layers learn orders of magnitude too fast"
-                + (" (BatchNorm softens this)." if data.batchnorm else ".")
-            )
-            confidence = 0.9
-        elif np.all(mean >= -self.max_abs_mean) and np.all(std < lo):
-            severity = "info"
-            summary = (
-                f"Inputs are scaled but not centred (per-channel mean±std {channels}); "
-                "zero-mean, unit-variance inputs train faster."
-            )
-            confidence = 0.6
+        channels = ", ".join(
+            f"{a:.3g}±{b:.3g}" for a, b in zip(m["input_mean"], m["input_std"], strict=True)
+        )
+        if "too_large" in problems:
+            what = "raw pixel values reach the network"
+        elif "too_small" in problems:
+            what = "the inputs are scaled far below unit scale"
         else:
-            severity = "warning"
-            summary = f"Inputs are not standardized (per-channel mean±std {channels})."
-            confidence = 0.7
+            what = "the channels are on very different scales"
+        far_off = off >= T.INPUT_SCALE_CRITICAL_FACTOR
+        severity = "critical" if far_off and not data.batchnorm else "warning"
+        summary = (
+            f"Inputs are not normalised: {what} (per-channel mean±std {channels}; RMS expected "
+            f"within [{self.rms_low:g}, {self.rms_high:g}])"
+            + (" -- BatchNorm softens this." if data.batchnorm else ".")
+        )
         return [
             Finding(
                 id=self.name,
                 area="data",
                 severity=severity,
-                confidence=confidence,
+                confidence=0.9 if far_off else 0.8,
                 summary=summary,
                 evidence=evidence,
                 fixes=(fix,),

@@ -482,7 +482,7 @@ class FrozenLayers(Detector):
         *,
         plateau_window: int = T.PLATEAU_WINDOW,
         plateau_decrease: float = T.PLATEAU_MIN_DECREASE,
-        frozen_share: float = 0.5,  # "most parameters": a majority (definition, not a tuning)
+        frozen_share: float = T.FROZEN_MAJORITY,
     ) -> None:
         self.plateau_window = at_least("plateau_window", plateau_window, 2)
         self.plateau_decrease = fraction("plateau_decrease", plateau_decrease)

@@ -94,19 +94,19 @@ class UnnormalizedInputs(Detector):
         mean = np.asarray(inputs.mean, dtype=np.float64)
         std = np.asarray(inputs.std, dtype=np.float64)
         rms = np.sqrt(mean**2 + std**2)
-        problems = []
-        if rms.max() > self.rms_high:
-            problems.append("too_large")
-        if rms.min() < self.rms_low:
-            problems.append("too_small")
-        spread = float(std.max() / std.min()) if std.min() > 0 else math.inf
-        if len(std) > 1 and spread > self.channel_std_ratio:
-            problems.append("channels_differ")
+        problems, off = T.input_scale_problems(
+            mean,
+            std,
+            rms_low=self.rms_low,
+            rms_high=self.rms_high,
+            channel_std_ratio=self.channel_std_ratio,
+        )
         if not problems:
             return []
-        off = max(float(rms.max()) / self.rms_high, self.rms_low / max(float(rms.min()), 1e-30))
-        severity = "critical" if off >= 10 else "warning"
-        confidence = 0.8 + (0.1 if off >= 10 else 0.0)  # evidence strength, not a config knob
+        far_off = off >= T.INPUT_SCALE_CRITICAL_FACTOR
+        severity = "critical" if far_off else "warning"
+        confidence = 0.9 if far_off else 0.8  # evidence strength, not a config knob
+        spread = float(std.max() / std.min()) if std.min() > 0 else math.inf
         summary = (
             f"Inputs are not normalised ({inputs.where}): per-channel mean "
             f"{_vec(mean)}, std {_vec(std)} (RMS {fmt(float(rms.min()))}-{fmt(float(rms.max()))}"
@@ -352,7 +352,7 @@ class UnshuffledData(Detector):
             if p.output.label_counts and sum(p.output.label_counts) > 0:
                 label_share = p.output.label_counts[top] / sum(p.output.label_counts)
             cap = (1.0 - share) + label_share
-            noise = self.z * math.sqrt(cap * (1 - cap) / n) if n else self.z * 0.0095
+            noise = self.z * T.binomial_se(cap, n)
             logged = float(acc[p.epoch - 1])
             flag = share >= self.share and logged > cap + max(noise, T.LABEL_NOISE_MIN_GAP)
             flags.append(flag)
@@ -411,7 +411,7 @@ class UnshuffledData(Detector):
             return None
         z = ctx.get("label_runs_z")
         probe_n = sum((trace.probes[-1].output.label_counts or []) if trace.probes else [])
-        single_class = runs == 1 and probe_n >= _MIN_SINGLE_CLASS_PROBE
+        single_class = runs == 1 and probe_n >= T.SINGLE_CLASS_PROBE_MIN
         if not single_class and (z is None or z > -T.LABEL_ORDER_Z):
             return None
         val = trace.series("val_accuracy")
@@ -427,7 +427,7 @@ class UnshuffledData(Detector):
             "chance": 1.0 / classes,
             "thresholds": {
                 "runs_z": -T.LABEL_ORDER_Z,
-                "single_class_probe_min": _MIN_SINGLE_CLASS_PROBE,
+                "single_class_probe_min": T.SINGLE_CLASS_PROBE_MIN,
                 "below_chance_z": T.CHANCE_Z,
                 "source": "k-category Wald-Wolfowitz runs test (Mood 1940); thresholds.CHANCE_Z",
             },
@@ -460,10 +460,6 @@ class UnshuffledData(Detector):
         )
         return self.finding("info", 0.5, summary, evidence, fixes + [_SPLIT_FIX])
 
-
-# A probe of at least this many labels all of one class: a random draw from CIFAR-10's 10
-# balanced classes gives that with probability 10 * 0.1**32 -- the arrays are sorted.
-_MIN_SINGLE_CLASS_PROBE = 32
 
 _SHUFFLE_FIX = Fix(
     "shuffle the training data: fit(x, y, shuffle=True) on arrays (the default), "

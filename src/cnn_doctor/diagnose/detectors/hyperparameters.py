@@ -294,7 +294,7 @@ class LrTooLow(Detector):
         min_decrease: float = T.PLATEAU_MIN_DECREASE,
         max_progress: float = T.UNDERFIT_MAX_PROGRESS,
         persistence: float = T.PERSISTENT_PROBE_FRACTION,
-        peak_share: float = 0.5,  # "near peak": at least half the largest LR seen (definition)
+        peak_share: float = T.LR_NEAR_PEAK_SHARE,
     ) -> None:
         self.ratio_low = positive("ratio_low", ratio_low)
         self.window = at_least("window", window, 2)
@@ -740,7 +740,7 @@ class PredictionCollapse(Detector):
         label_share = None
         if out.label_counts is not None and sum(out.label_counts) > 0:
             label_share = out.label_counts[top] / sum(out.label_counts)
-            if label_share >= 0.5:
+            if label_share >= T.COLLAPSE_MAJORITY_LABEL_SHARE:
                 return []
         summary = (
             f"Prediction collapse: {share:.0%} of probe images are predicted as class {top}"

@@ -173,7 +173,12 @@ class DoubleSoftmax(Detector):
                     "then the loss reads the softmax output as the probabilities it is",
                 ),
             ]
-        if out is not None and out.max_probability is not None and bound is not None:
+        if "softmax_in_model_twice" not in forms and bound is not None:
+            summary += (
+                f", so the loss sees at most {bound:.0%} for any class (a softmax of values in "
+                "[0, 1] cannot exceed e / (e + C - 1)) and its gradients stay tiny"
+            )
+        elif out is not None and out.max_probability is not None and bound is not None:
             summary += f"; the most confident probe prediction is {out.max_probability:.3f}"
             if out.max_probability <= bound:
                 summary += f" (<= {bound:.3f}, the ceiling of a softmax of probabilities)"
