@@ -3,7 +3,8 @@
 For every case in ``cases.py`` it trains the pipeline with the fault's overrides and a Doctor
 attached, then prints the expected id(s), the ids found (ranked), the rank of the first expected
 one, and the totals: recall@1, recall@3 over the faults, and false alarms (any warning/critical
-finding) over the healthy configs. A crash counts against both: a missed fault, or an alarm. Results are saved as JSON next to the runs.
+finding) over the healthy configs. A crash counts against both: a missed fault, or an alarm.
+Results are saved as JSON next to the runs.
 
     python benchmarks/faults/run_faults.py --data-dir ~/.cache/cnn-doctor     # real CIFAR-10
     python benchmarks/faults/run_faults.py --synthetic 3000                   # no data at hand
