@@ -12,6 +12,8 @@ import copy
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from cnn_doctor.diagnose.trace import (
     ActivationStat,
     InputStat,
@@ -504,6 +506,17 @@ def sorted_arrays_validation_split() -> Trace:
     return t
 
 
+def class_ordered_generator() -> Trace:
+    """A generator serving one class per run of four batches of 50, no probe_data: each class's
+    first batch is mostly wrong, the next three mostly right (per-batch accuracy as logged)."""
+    t = healthy_trace()
+    t.probes = []
+    rng = np.random.default_rng(3)
+    epoch = [rng.binomial(50, 0.1 if j == 0 else 0.9) / 50 for _ in range(10) for j in range(4)]
+    t.batch_accuracy = [list(epoch) for _ in t.history]
+    return t
+
+
 def heavy_weight_decay() -> Trace:
     """The penalty is ~70% of the logged loss and the data loss barely moves."""
     t = healthy_trace()
@@ -573,6 +586,11 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
         sorted_arrays_validation_split,
         "unshuffled_data",
         frozenset({"overfitting"}),
+    ),
+    "class_ordered_generator": (
+        class_ordered_generator,
+        "unshuffled_data",
+        frozenset({"overfitting", "underfitting"}),
     ),
     "heavy_weight_decay": (heavy_weight_decay, "over_regularization", frozenset({"underfitting"})),
 }

@@ -311,3 +311,21 @@ def test_vanishing_forward_view_ignores_activations_rounded_to_bfloat16():
         for stat in probe.activations:
             stat.dtype = "float16"  # 11 bits can
     assert "vanishing_gradients" in diagnose_trace(trace).ids()
+
+
+def test_a_residual_shortcut_conv_is_not_a_linear_pair():
+    """In a graph the layer order is not the data flow: a 1x1 shortcut conv listed right after
+    the block's last conv is not fed by it."""
+    t = healthy_trace()
+    t.context["layers"] = [
+        {"name": "conv_a", "kind": "weight", "activation": "relu"},
+        {"name": "conv_b", "kind": "weight"},
+        {"name": "shortcut", "kind": "weight"},
+        {"name": "add", "kind": "merge"},
+        {"name": "relu", "kind": "activation", "activation": "relu"},
+        {"name": "head", "kind": "weight", "activation": "softmax"},
+    ]
+    assert get_detector("missing_nonlinearity").check(t) == []
+    t.context["layers"] = [r for r in t.context["layers"] if r["kind"] != "merge"]
+    (finding,) = get_detector("missing_nonlinearity").check(t)
+    assert finding.severity == "info" and ["conv_b", "shortcut"] in finding.evidence["linear_pairs"]

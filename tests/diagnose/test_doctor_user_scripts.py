@@ -187,32 +187,37 @@ def test_class_sorted_arrays_without_shuffling_are_unshuffled_data():
     assert top(doctor) == "unshuffled_data", [(f.id, f.summary) for f in doctor.findings]
 
 
-def test_class_sorted_generator_without_probe_data_says_the_check_was_skipped():
+def test_class_sorted_generator_without_probe_data_is_unshuffled_data():
     """A PyDataset that serves one class after another, fitted without probe_data: the
-    predictions signal needs the probe, so the detector is skipped with a reason, not silent.
-    (The collapse reading itself is planted at trace level: ``class_ordered_batches``.)"""
+    per-batch training accuracy Keras logs is far more variable than random batches allow, at
+    the same positions every epoch."""
     x, y = images(N, 0)
     order = np.argsort(y, kind="stable")
+    batch = 8
 
     class Sorted(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
 
         def __len__(self):
-            return N // 32
+            return N // batch
 
         def __getitem__(self, i):
-            rows = order[i * 32 : (i + 1) * 32]
+            rows = order[i * batch : (i + 1) * batch]
             return x[rows], y[rows]
 
+    keras.utils.set_random_seed(0)
     model = head(*convs(), L.Dense(CLASSES, activation="softmax"))
     model.compile(
         keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     doctor = Doctor()
-    model.fit(Sorted(), epochs=2, verbose=0, callbacks=[doctor])
-    assert "unshuffled_data" in doctor.diagnosis.skipped
-    assert "probe_data" in doctor.diagnosis.skipped["unshuffled_data"]
+    model.fit(Sorted(), epochs=3, verbose=0, callbacks=[doctor])
+    found = {f.id: f for f in doctor.findings}
+    assert found["unshuffled_data"].severity == "warning", [
+        (f.id, f.summary) for f in found.values()
+    ]
+    assert top(doctor) == "unshuffled_data"
 
 
 def test_sorted_arrays_fitted_with_shuffling_are_only_info():

@@ -12,6 +12,7 @@ import pytest
 from diagnose_traces import FAULTS, fault, healthy_trace
 
 from cnn_doctor.diagnose import signals as S
+from cnn_doctor.diagnose import thresholds as T
 from cnn_doctor.diagnose.findings import findings_from_json, findings_to_json
 from cnn_doctor.diagnose.trace import Trace
 
@@ -138,3 +139,61 @@ def test_curve_helpers():
     assert S.drop_fraction([0.5, 0.4, 0.45, 0.3], 0.03) == pytest.approx(2 / 3)
     gl, best = S.generalization_loss([1.0, 0.8, 0.9])
     assert best == 1 and gl == pytest.approx(0.125)
+
+
+def _running_means(per_batch: np.ndarray) -> list[float]:
+    """What Keras logs at each batch end: the epoch's float32 running mean."""
+    return list(np.float32(np.cumsum(per_batch) / np.arange(1, per_batch.size + 1)))
+
+
+@pytest.mark.parametrize(("size", "batches"), [(32, 25), (50, 40), (128, 390)])
+def test_batch_dispersion_of_random_batches_is_near_one(size, batches):
+    """The null behind thresholds.BATCH_DISPERSION_*: shuffled batches while the model learns
+    fast (10% -> 60% within the epoch) give an index with mean ~1, spread ~1.4 sqrt(2/m), and
+    never reach the flag."""
+    rng = np.random.default_rng(size)
+    p = np.linspace(0.1, 0.6, batches)
+    found = []
+    for _ in range(200):
+        values = S.batch_values(_running_means(rng.binomial(size, p) / size))
+        stats = S.batch_accuracy_dispersion(values)
+        assert stats is not None and stats["batch_size"] in (size, size // 2, size // 4)
+        found.append(stats)
+    index = np.array([f["dispersion"] for f in found])
+    assert abs(index.mean() - 1) < 0.1
+    assert index.std() < 1.4 * np.sqrt(2 / (batches - 4)) * 1.3
+    flagged = [
+        f
+        for f in found
+        if f["dispersion"] >= T.BATCH_DISPERSION_MIN and f["z"] >= T.BATCH_DISPERSION_Z
+    ]
+    assert not flagged
+
+
+def test_batches_in_class_order_are_overdispersed():
+    """One class per run of four batches: wrong on each class's first batch, right after."""
+    rng = np.random.default_rng(0)
+    per_batch = np.array(
+        [rng.binomial(50, 0.1 if j == 0 else 0.95) / 50 for _ in range(10) for j in range(4)]
+        + [0.5]
+    )
+    stats = S.batch_accuracy_dispersion(S.batch_values(_running_means(per_batch)))
+    assert stats["batch_size"] == 50
+    assert stats["dispersion"] > 10 and stats["z"] > T.BATCH_DISPERSION_Z
+
+
+def test_weighted_or_soft_accuracies_fit_no_batch_size():
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0.2, 0.8, 60)  # not multiples of any 1/B
+    assert S.batch_size_from_accuracies(values) is None
+    assert S.batch_accuracy_dispersion(values) is None
+
+
+def test_single_image_batches_are_inferred_only_when_plausible():
+    rng = np.random.default_rng(2)
+    assert S.batch_size_from_accuracies(rng.binomial(1, 0.3, 400).astype(float)) == 1
+    # mostly-right 0/1 batches (a collapsed model on class-sorted data) stay unknown
+    mostly_right = np.ones(400)
+    mostly_right[::40] = 0.0
+    assert S.batch_size_from_accuracies(mostly_right) is None
+    assert S.batch_size_from_accuracies(rng.binomial(1, 0.3, 30).astype(float)) is None

@@ -1,9 +1,10 @@
 """``Doctor``: a Keras callback that measures a run and says why it is not improving.
 
-It works inside anyone's ``model.fit`` on any Keras backend. Monitoring is epoch-level by default:
-a fixed probe batch is pushed through the model at train begin and every ``probe_every`` epochs,
-so Keras keeps its asynchronous dispatch (per-batch hooks would disable it); per-batch loss
-logging and step-level probes are opt-in. Probing never changes training: every variable a probe
+It works inside anyone's ``model.fit`` on any Keras backend. Probing is epoch-level by default:
+a fixed probe batch is pushed through the model at train begin and every ``probe_every`` epochs.
+At each batch end only the logged running accuracy is read (one float: it tells random batches
+from batches served in a fixed order, even without ``probe_data``); per-batch loss logging and
+step-level probes are opt-in. Probing never changes training: every variable a probe
 touches (weights, BatchNorm statistics, dropout seeds, optimizer slots, the step counter) is
 restored afterwards.
 """
@@ -108,9 +109,6 @@ class Doctor(keras.callbacks.Callback):
         self.user_context = dict(context or {})
         self.detectors = detectors
         self.probe_x, self.probe_y = self._split_probe(probe_data, probe_size)
-        if self.per_batch or probe_every_steps:
-            # An instance attribute, so Keras sees a non-default batch hook only when asked for.
-            self.on_train_batch_end = self._on_train_batch_end
         self.trace = Trace()
         self.diagnosis: Diagnosis | None = None
         self.probe_seconds = 0.0
@@ -189,6 +187,16 @@ class Doctor(keras.callbacks.Callback):
         if lr is not None and "lr" not in row:
             row["lr"] = lr
         self.trace.history.append(row)
+        if self._batch_accuracy_key not in self._not_accuracy:
+            values = S.batch_values(self._running_accuracy)
+            self.trace.batch_accuracy.append([round(float(v), 6) for v in values])
+            if not self.trace.context.get("batch_size"):
+                size = S.batch_size_from_accuracies(values)
+                if size is not None:
+                    # fit() never tells a callback its batch size; the logged accuracies do
+                    self.trace.context["batch_size"] = size
+                    self.trace.context["batch_size_inferred"] = True
+        self._running_accuracy = []
         self.diagnosis = None
         if len(self.trace.history) % self.probe_every == 0:
             self._probe_unless_done()
@@ -222,8 +230,14 @@ class Doctor(keras.callbacks.Callback):
         self._probe_model, self._act_specs, self._has_input_tap = None, [], False
         self.diagnose()
 
-    def _on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batches_seen += 1
+        if logs:
+            key = self._batch_accuracy_key
+            if key is None:
+                key = self._batch_accuracy_key = next((k for k in _ACCURACY_KEYS if k in logs), "")
+            if key:
+                self._running_accuracy.append(float(np.asarray(logs[key])))
         if self.per_batch and logs and "loss" in logs:
             self.trace.batch_losses.append(float(np.asarray(logs["loss"])))
         if self.probe_every_steps and self._batches_seen % self.probe_every_steps == 0:
@@ -242,6 +256,8 @@ class Doctor(keras.callbacks.Callback):
         self._has_input_tap = False
         self._warned: set[str] = set()
         self._batches_seen = 0
+        self._batch_accuracy_key: str | None = None
+        self._running_accuracy: list[float] = []
         self._not_accuracy: set[str] = set()
 
     def _warn(self, key: str, message: str) -> None:

@@ -76,6 +76,8 @@ def _kind(layer: Any) -> str:
         return "weight"
     if "MaxPool" in name:
         return "max_pool"
+    if any(base.__name__ == "Merge" for base in type(layer).__mro__):
+        return "merge"  # Add, Concatenate, ...: the model is a graph, not a chain
     if activation_name(layer) is not None:
         return "activation"
     if any(name.startswith(p) for p in _PASS_THROUGH) or "Normalization" in name:

@@ -327,3 +327,98 @@ def loss_progress(initial: float, current: float, floor: float) -> float:
     if not (math.isfinite(initial) and math.isfinite(current)) or span <= 0:
         return math.nan
     return float((initial - current) / span)
+
+
+def batch_values(running_means: Sequence[float]) -> np.ndarray:
+    """Per-batch values from the running means Keras logs at each batch end (the metric's mean
+    over the epoch so far), assuming equal batches: ``a_b = b m_b - (b - 1) m_(b-1)``. The last
+    batch is dropped (it may be partial)."""
+    m = np.asarray(running_means, dtype=np.float64)
+    if m.size < 3:
+        return np.empty(0)
+    b = np.arange(1, m.size + 1, dtype=np.float64)
+    totals = b * m
+    values = np.diff(totals, prepend=0.0)
+    return values[:-1]
+
+
+def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int | None:
+    """The batch size implied by per-batch accuracies (each is k / B for an integer k): the
+    smallest B for which nearly all are within float32 rounding of a multiple of 1/B. None when
+    no B fits (weighted metrics, soft labels, uneven batches) -- the caller then skips."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or np.any(values < -0.01) or np.any(values > 1.01):
+        return None
+    if np.all(np.isclose(values, 0.0, atol=0.02) | np.isclose(values, 1.0, atol=0.02)):
+        # Every batch all right or all wrong: one image per batch -- or batches that happen to
+        # be. With B >= 2 images and an accuracy p in [0.1, 0.9], a batch is mixed with
+        # probability >= 1 - p^2 - (1 - p)^2 >= 0.18, so over many batches some would be.
+        ones = float(np.mean(values > 0.5))
+        plausible = values.size >= T.SINGLE_IMAGE_BATCHES_MIN and 0.1 <= ones <= 0.9
+        return 1 if plausible else None
+    for size in range(2, max_size + 1):
+        counts = values * size
+        # float32 running means lose ~1e-7 relative, amplified by the batch index
+        tol = max(0.02, 4e-7 * size * values.size)
+        if tol >= 0.25:
+            return None
+        if np.mean(np.abs(counts - np.round(counts)) <= tol) >= T.BATCH_SIZE_FIT_SHARE:
+            return size
+    return None
+
+
+def batch_residuals(
+    values: np.ndarray, size: int, *, half_window: int = T.BATCH_DISPERSION_HALF_WINDOW
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each batch's accuracy minus the mean of its ``half_window`` neighbours each side (which
+    follows the learning trend), and that residual's variance if batches were random samples:
+    binomial, p (1 - p) / B, times (1 + 1 / (2h)) for the neighbours' own noise."""
+    h = half_window
+    kernel = np.ones(2 * h + 1)
+    kernel[h] = 0.0
+    neighbours = np.convolve(values, kernel, mode="valid") / (2 * h)
+    centre = values[h : values.size - h]
+    local = np.clip((neighbours * 2 * h + centre) / (2 * h + 1), 0.5 / size, 1 - 0.5 / size)
+    return centre - neighbours, local * (1 - local) / size * (1 + 1 / (2 * h))
+
+
+def batch_accuracy_dispersion(values: Sequence[float]) -> dict[str, float] | None:
+    """How much more the per-batch training accuracy varies than random batches allow.
+
+    Each batch of a shuffled epoch is a random sample: its accuracy is a binomial proportion
+    around the model's current accuracy. The dispersion index is the mean squared residual
+    (``batch_residuals``) over its binomial expectation: ~1 for random batches, far above when
+    batches differ systematically -- e.g. one class per run of batches, where the model is right
+    on a class's later batches and wrong on its first. ``z`` standardises the excess with the
+    index's null spread, ~1.4 sqrt(2 / m) over m batches (simulated; neighbouring residuals are
+    correlated).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    size = batch_size_from_accuracies(values)
+    if size is None or values.size < T.BATCH_DISPERSION_MIN_BATCHES:
+        return None
+    residuals, expected = batch_residuals(values, size)
+    dispersion = float(np.mean(residuals**2 / expected))
+    spread = T.BATCH_DISPERSION_NULL_SPREAD * math.sqrt(2.0 / residuals.size)
+    return {
+        "batches": int(residuals.size),
+        "batch_size": size,
+        "dispersion": dispersion,
+        "z": (dispersion - 1.0) / spread,
+    }
+
+
+def epoch_to_epoch_correlation(first: Sequence[float], second: Sequence[float]) -> float | None:
+    """Pearson correlation of two epochs' batch-accuracy residuals, position by position: ~0
+    when every epoch reshuffles, positive when batch k holds the same kind of images every
+    epoch (data served in a fixed order). Returned as a z-score, r sqrt(m)."""
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    m = min(a.size, b.size)
+    size_a, size_b = batch_size_from_accuracies(a[:m]), batch_size_from_accuracies(b[:m])
+    if m < T.BATCH_DISPERSION_MIN_BATCHES or size_a is None or size_b is None:
+        return None
+    ra, _ = batch_residuals(a[:m], size_a)
+    rb, _ = batch_residuals(b[:m], size_b)
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1] * math.sqrt(ra.size))

@@ -301,6 +301,26 @@ LR_NEAR_PEAK_SHARE = 0.5
 # runs is more than LABEL_ORDER_Z standard deviations below its expectation under a random order
 # (z = -3: a 0.13% one-sided false-alarm rate on shuffled arrays).
 LABEL_ORDER_Z = 3.0
+# Per-batch training accuracy (from the running means Keras logs at each batch end): random
+# batches make it a binomial proportion, variance p (1 - p) / B (the dispersion-index test,
+# Cochran 1954, "Some methods for strengthening the common chi-square tests"). Residuals are
+# taken against the mean of BATCH_DISPERSION_HALF_WINDOW neighbours each side (follows the
+# learning trend). Under random batches the index has mean 1 and, over >= 20 batches, sd
+# ~1.4 sqrt(2 / m) (simulated in tests/diagnose/test_trace_signals.py). The batch size is
+# inferred from the values (each is k / B): it must fit BATCH_SIZE_FIT_SHARE of them.
+BATCH_DISPERSION_HALF_WINDOW = 2
+BATCH_DISPERSION_MIN_BATCHES = 20
+BATCH_DISPERSION_NULL_SPREAD = 1.4
+# Flag when the index is BATCH_DISPERSION_Z null spreads above 1 *and* at least
+# BATCH_DISPERSION_MIN (the variance half again what random batches allow: an effect, not
+# just a detectable one on 1500 batches).
+BATCH_DISPERSION_Z = 5.0
+BATCH_DISPERSION_MIN = 1.5
+BATCH_SIZE_FIT_SHARE = 0.95
+# Batches whose accuracy is always exactly 0 or 1 hold one image when there are at least this
+# many of them (and 10-90% are right): for B >= 2 at such accuracies, each batch is mixed with
+# probability >= 0.18, so 100 unmixed ones would have probability < 1e-8.
+SINGLE_IMAGE_BATCHES_MIN = 100
 # A probe of at least this many labels, all of one class, also counts as sorted (the runs test
 # has no variance then): a random draw from 10 balanced classes gives that with probability
 # 10 * 0.1**32.

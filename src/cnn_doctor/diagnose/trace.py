@@ -196,6 +196,9 @@ class Trace:
     probes: list[Probe] = field(default_factory=list)
     inputs: InputStat | None = None
     batch_losses: list[float] = field(default_factory=list)
+    # Per epoch, each batch's training accuracy (from the running means Keras logs at batch
+    # end; the last, maybe partial, batch dropped). Read by the unshuffled-data check.
+    batch_accuracy: list[list[float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     version: int = TRACE_VERSION
 
@@ -262,6 +265,8 @@ class Trace:
             found.add("initial_loss")
         if self.inputs is not None:
             found.add("inputs")
+        if any(self.batch_accuracy):
+            found.add("batch_accuracy")
         if self.probes:
             found.add("probes")
         found.update(f"context.{k}" for k, v in self.context.items() if v is not None)
@@ -294,6 +299,7 @@ class Trace:
             probes=probes,
             inputs=inputs,
             batch_losses=list(data.get("batch_losses", [])),
+            batch_accuracy=[list(e) for e in data.get("batch_accuracy", [])],
             notes=list(data.get("notes", [])),
             version=version,
         )

@@ -476,6 +476,9 @@ class FrozenLayers(Detector):
     area = "architecture"
     description = "layers whose weights never change"
     requires_any = ("context.frozen_layers", "weight_updates")
+    # BatchNorm on single-image batches normalises every feature to its beta: the gradients of
+    # everything before it are exactly zero, so nothing updates.
+    consequence_of = ("batch_size_extreme",)
 
     def __init__(
         self,
@@ -809,9 +812,14 @@ class MissingNonlinearity(Detector):
         activations = sorted(
             {r["activation"] for r in hidden if r.get("activation") and r["activation"] != "linear"}
         )
-        # consecutive weight layers with neither an activation nor max pooling between them
+        # consecutive weight layers with neither an activation nor max pooling between them --
+        # judged only in a plain chain: in a graph (residual adds, concatenations) the layer
+        # order is not the data flow (a shortcut 1x1 conv follows the block it bypasses)
+        chain = not any(r.get("kind") == "merge" for r in layers)
         linear_pairs = []
         for a, b in zip(weights, weights[1:], strict=False):
+            if not chain:
+                break
             between = layers[a:b]  # layer a's own activation counts, layer b's does not
             bent = any(
                 (r.get("activation") and r["activation"] != "linear") or r["kind"] == "max_pool"

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from cnn_doctor.diagnose import signals as S
 from cnn_doctor.diagnose import thresholds as T
 from cnn_doctor.diagnose.detectors.base import (
     Detector,
@@ -311,7 +312,7 @@ class UnshuffledData(Detector):
     id = "unshuffled_data"
     area = "data"
     description = "training batches ordered by class (data not shuffled)"
-    requires = ("outputs", "accuracy")
+    requires_any = ("outputs", "batch_accuracy")
 
     def __init__(
         self,
@@ -332,7 +333,55 @@ class UnshuffledData(Detector):
         if collapse is not None:
             return [self._collapse_finding(trace, collapse)]
         order = self._order_evidence(trace, classes)
+        batches = self._batch_evidence(trace)
+        if batches is not None:
+            return [self._batch_finding(batches, order)]
         return [] if order is None else [self._order_finding(order)]
+
+    def _batch_evidence(self, trace: Trace) -> dict | None:
+        """Batches that are not random samples: per-batch training accuracy far more variable
+        than binomial sampling allows, at the same batch positions every epoch."""
+        rows = []
+        for epoch, values in enumerate(trace.batch_accuracy, start=1):
+            stats = S.batch_accuracy_dispersion(values)
+            if stats is not None:
+                flagged = stats["dispersion"] >= T.BATCH_DISPERSION_MIN
+                flagged = flagged and stats["z"] >= T.BATCH_DISPERSION_Z
+                rows.append({"epoch": epoch, **stats, "flagged": bool(flagged)})
+        if not rows or sum(r["flagged"] for r in rows) / len(rows) < self.persistence:
+            return None
+        pairs = zip(trace.batch_accuracy, trace.batch_accuracy[1:], strict=False)
+        repeats = [z for a, b in pairs if (z := S.epoch_to_epoch_correlation(a, b)) is not None]
+        repeat_z = float(np.median(repeats)) if repeats else None
+        return {
+            "epochs": [{k: v for k, v in r.items() if k != "flagged"} for r in rows],
+            "epochs_flagged": f"{sum(r['flagged'] for r in rows)}/{len(rows)}",
+            "same_positions_every_epoch_z": repeat_z,
+            "thresholds": {
+                "dispersion_min": T.BATCH_DISPERSION_MIN,
+                "dispersion_z": T.BATCH_DISPERSION_Z,
+                "source": "binomial dispersion-index test (Cochran 1954): random batches give "
+                "an index of ~1",
+            },
+        }
+
+    def _batch_finding(self, evidence: dict, order: dict | None) -> Finding:
+        worst = max(evidence["epochs"], key=lambda r: r["dispersion"])
+        repeat_z = evidence["same_positions_every_epoch_z"]
+        summary = (
+            f"Training batches are not random samples: in epoch {worst['epoch']} the per-batch "
+            f"training accuracy varies {worst['dispersion']:.1f}x more than random batches of "
+            f"{worst['batch_size']} allow"
+        )
+        if repeat_z is not None and repeat_z >= T.CHANCE_Z:
+            summary += ", at the same batch positions every epoch (a fixed order)"
+        if order is not None:
+            summary += (
+                f"; the probe labels come in {order['probe_label_runs']} class runs where a "
+                f"shuffled order gives ~{order['probe_label_runs_if_shuffled']:.0f}"
+            )
+            evidence = {**evidence, "probe_label_order": order}
+        return self.finding("warning", 0.8, summary + ".", evidence, [_SHUFFLE_FIX])
 
     def _collapse_evidence(self, trace: Trace, classes: int) -> dict | None:
         """The run's own signature: collapsed at the epoch's end, yet high logged accuracy."""
