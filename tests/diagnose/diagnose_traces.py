@@ -198,6 +198,7 @@ def _set_history(trace: Trace, **series: list[float]) -> None:
 
 def vanishing() -> Trace:
     t = healthy_trace()
+    _sigmoid_layers(t)
     t.probes = [_probe(p.epoch, grads=[1e-9, 1e-7, 1e-4, 0.3]) for p in t.probes]
     return t
 
@@ -222,8 +223,16 @@ def dead_relu() -> Trace:
     return t
 
 
+def _sigmoid_layers(t: Trace) -> None:
+    """The seed CNN with sigmoid hidden activations, as the Doctor would record it."""
+    t.context["layers"] = [
+        {**r, "activation": "sigmoid"} if r.get("activation") == "relu" else r for r in SEED_LAYERS
+    ]
+
+
 def saturated() -> Trace:
     t = healthy_trace()
+    _sigmoid_layers(t)
     for p in t.probes:
         p.activations = [
             ActivationStat(f"act{i}", "sigmoid", 32, 0.5, 0.45, saturated_fraction=0.8)

@@ -329,3 +329,16 @@ def test_a_residual_shortcut_conv_is_not_a_linear_pair():
     t.context["layers"] = [r for r in t.context["layers"] if r["kind"] != "merge"]
     (finding,) = get_detector("missing_nonlinearity").check(t)
     assert finding.severity == "info" and ["conv_b", "shortcut"] in finding.evidence["linear_pairs"]
+
+
+def test_a_relu_net_is_not_told_to_use_relu():
+    """Fixes apply to the user's network: a ReLU net with vanishing gradients gets other advice."""
+    t = fault("vanishing")
+    sigmoid_fixes = [f.change for f in get_detector("vanishing_gradients").check(t)[0].fixes]
+    assert any("ReLU-family" in c for c in sigmoid_fixes)
+    t.context["layers"] = [dict(r) for r in t.context["layers"]]
+    for r in t.context["layers"]:
+        if r.get("activation") == "sigmoid":
+            r["activation"] = "relu"
+    relu_fixes = [f.change for f in get_detector("vanishing_gradients").check(t)[0].fixes]
+    assert relu_fixes and not any("ReLU-family" in c for c in relu_fixes)

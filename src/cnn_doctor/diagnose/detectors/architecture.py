@@ -44,15 +44,26 @@ def _last_with(trace: Trace, attr: str) -> Probe | None:
     return pool[-1] if pool else None
 
 
-def _activation_fixes(trace: Trace, why_prefix: str) -> list[Fix]:
-    fixes = [
-        make_fix(
-            trace,
-            "model.activation=gelu",
-            "use ReLU-family activations (relu, gelu) in hidden layers",
-            f"{why_prefix}: their derivative does not shrink towards 0 for large inputs",
+_RELU_FAMILY = frozenset({"relu", "gelu", "leaky_relu", "elu", "selu", "silu", "swish", "relu6"})
+
+
+def _activation_fixes(trace: Trace, why_prefix: str, *, relu: bool = True) -> list[Fix]:
+    hidden = {
+        r["activation"]
+        for r in (trace.context.get("layers") or [])[:-1]
+        if r.get("activation") and r["activation"] not in ("linear", "softmax")
+    }
+    fixes = []
+    if relu and (from_pipeline(trace) or not hidden or not hidden <= _RELU_FAMILY):
+        # (a user's net that already uses ReLU-family activations gets no advice to use them)
+        fixes.append(
+            make_fix(
+                trace,
+                "model.activation=gelu",
+                "use ReLU-family activations (relu, gelu) in hidden layers",
+                f"{why_prefix}: their derivative does not shrink towards 0 for large inputs",
+            )
         )
-    ]
     if from_pipeline(trace) and config_value(trace, "model", "batchnorm") is False:
         fixes.append(
             Fix("model.batchnorm=true", "BatchNorm keeps every layer's inputs at unit scale")
@@ -63,6 +74,14 @@ def _activation_fixes(trace: Trace, why_prefix: str) -> list[Fix]:
                 "add BatchNormalization after each conv",
                 "it keeps every layer's inputs at unit scale, so gradients neither vanish nor "
                 "explode with depth",
+            )
+        )
+    if not fixes:
+        fixes.append(
+            Fix(
+                "add residual (skip) connections, or use fewer layers",
+                "identity paths carry the gradient to early layers whatever the depth (He et al., "
+                "Deep Residual Learning, CVPR 2016)",
             )
         )
     return fixes
@@ -102,6 +121,8 @@ class VanishingGradients(Detector):
         "diverged",
         "output_activation",
         "over_regularization",
+        # raw 0-255 inputs saturate the first units and the softmax (LeCun et al. 1998, 4.3)
+        "unnormalized_inputs",
     )
 
     def __init__(
@@ -305,7 +326,9 @@ class ExplodingGradients(Detector):
                 "bounds every step whatever the gradient scale",
             )
         ]
-        fixes += _activation_fixes(trace, "normalised activations keep gradient scale constant")[1:]
+        fixes += _activation_fixes(
+            trace, "normalised activations keep gradient scale constant", relu=False
+        )
         fixes.append(
             make_fix(
                 trace,
