@@ -8,11 +8,12 @@ Commands live in their own modules (``train_cmd``, ``diagnose_cmd``…) and regi
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -57,6 +58,27 @@ TimeBudgetOption = Annotated[
         "epochs that fit are measured on this machine first.",
     ),
 ]
+
+
+def model_option(use: str) -> Any:
+    """``--model/-m package.module:function``, the user's own network (``load_builder`` reads it);
+    ``use`` ends the help with what the command does with that network."""
+    return typer.Option("--model", "-m", help=f"Your model builder, package.module:function; {use}")
+
+
+def load_builder(spec: str) -> Callable[..., Any]:
+    """``package.module:function`` -> the function; every failure is a one-line user error."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        fail(f"--model {spec!r}: expected package.module:function, e.g. my_pkg.nets:build")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        fail(f"--model {spec!r}: cannot import {module_name!r} ({error})")
+    builder = getattr(module, attr, None)
+    if not callable(builder):
+        fail(f"--model {spec!r}: {module_name} has no function {attr!r}")
+    return builder
 
 
 def load_cli_config(

@@ -14,10 +14,8 @@ user mistake, with a one-line message).
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -28,24 +26,12 @@ from cnn_doctor.cli.app import (
     app,
     console,
     fail,
+    load_builder,
+    load_cli_config,
+    model_option,
     select_backend,
     user_errors,
 )
-
-
-def load_builder(spec: str) -> Callable[..., Any]:
-    """``package.module:function`` -> the function; every failure is a one-line user error."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        fail(f"--model {spec!r}: expected package.module:function, e.g. my_pkg.nets:build")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        fail(f"--model {spec!r}: cannot import {module_name!r} ({error})")
-    builder = getattr(module, attr, None)
-    if not callable(builder):
-        fail(f"--model {spec!r}: {module_name} has no function {attr!r}")
-    return builder
 
 
 @app.command()
@@ -58,12 +44,7 @@ def diagnose(
     set_: SetOption = None,
     model: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(
-            "--model",
-            "-m",
-            help="Your model builder, package.module:function; "
-            "called as f(input_shape=..., num_classes=...).",
-        ),
+        model_option("called as f(input_shape=..., num_classes=...)."),
     ] = None,
     data_dir: DataDirOption = None,
     subset: Annotated[
@@ -105,19 +86,16 @@ def diagnose(
                 )
             _diagnose_run_dir(run_dir, json_path, probe)
             return
-        from cnn_doctor.config import load_config
         from cnn_doctor.diagnose.pipeline import SHORT_EPOCHS, SHORT_SUBSET, short_run_overrides
 
-        extra = [f"data.data_dir={data_dir}"] if data_dir else []
-        asked = load_config(config, [*(set_ or []), *extra])
+        asked = load_cli_config(config, set_, data_dir)
         short = short_run_overrides(
             asked,
             subset=SHORT_SUBSET if subset is None else subset,
             epochs=SHORT_EPOCHS if epochs is None else epochs,
         )
         # the user's own --set wins over the short-run defaults
-        cfg = load_config(config, [*short, *(set_ or []), *extra])
-        select_backend(cfg.run.backend)
+        cfg = load_cli_config(config, [*short, *(set_ or [])], data_dir)
         builder = load_builder(model) if model else None
         from cnn_doctor.diagnose.pipeline import instrumented_train
         from cnn_doctor.diagnose.render import print_diagnosis

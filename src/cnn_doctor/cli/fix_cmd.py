@@ -24,6 +24,9 @@ from cnn_doctor.cli.app import (
     app,
     console,
     fail,
+    load_builder,
+    load_cli_config,
+    model_option,
     select_backend,
     user_errors,
 )
@@ -36,12 +39,7 @@ def fix_cmd(
     data_dir: DataDirOption = None,
     model: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(
-            "--model",
-            "-m",
-            help="Your model builder, package.module:function; model.* fixes then become "
-            "suggestions for your code.",
-        ),
+        model_option("model.* fixes then become suggestions for your code."),
     ] = None,
     budget: Annotated[
         Optional[str],  # noqa: UP045
@@ -104,14 +102,8 @@ def fix_cmd(
             select_backend(state.original.run.backend)
             cfg = None
         else:
-            from cnn_doctor.config import load_config
-
-            extra = [f"data.data_dir={data_dir}"] if data_dir else []
-            cfg = load_config(config, [*(set_ or []), *extra])
-            select_backend(cfg.run.backend)
+            cfg = load_cli_config(config, set_, data_dir)
             if model:
-                from cnn_doctor.cli.diagnose_cmd import load_builder
-
                 load_builder(model)  # one-line errors for a bad --model, before any training
         from cnn_doctor.repair import fix
 

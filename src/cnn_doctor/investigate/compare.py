@@ -179,7 +179,7 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
     """Validation accuracy and training/validation loss per epoch, one colour per run."""
     from matplotlib import colormaps
 
-    from cnn_doctor.report.curves import new_figure, save_figure
+    from cnn_doctor.report.curves import new_figure, save_epoch_overlay
 
     fig = new_figure(11, 4)
     ax_acc, ax_loss = fig.subplots(1, 2)
@@ -197,9 +197,4 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
         ax_loss.plot(epochs, series("val_loss"), "-o", ms=3, color=color, label=run.name)
     ax_acc.set_title("accuracy (solid: validation, dotted: train)", fontsize=10)
     ax_loss.set_title("loss (solid: validation, dotted: train)", fontsize=10)
-    for ax in (ax_acc, ax_loss):
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=100)
+    return save_epoch_overlay(fig, path)

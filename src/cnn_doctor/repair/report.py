@@ -21,7 +21,7 @@ from cnn_doctor.repair.acceptance import MIN_NOISE_SD
 from cnn_doctor.repair.candidates import Candidate, Suggestion
 from cnn_doctor.repair.results import RepairResult, Step, Tried
 from cnn_doctor.repair.state import RepairState
-from cnn_doctor.report.curves import new_figure, save_figure
+from cnn_doctor.report.curves import new_figure, save_epoch_overlay
 
 FIXED_TOML = "fixed.toml"
 CURVES_PNG = "repair_curves.png"
@@ -172,12 +172,7 @@ def plot_repair_curves(state: RepairState, steps: Sequence[Step], path: Path) ->
         ax_loss.plot(range(1, len(loss) + 1), loss, marker="o", markersize=3, label=short)
     ax_acc.set_title("validation accuracy (mean over seeds)")
     ax_loss.set_title("training loss (mean over seeds)")
-    for ax in (ax_acc, ax_loss):
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=100)
+    return save_epoch_overlay(fig, path)
 
 
 def _pct(value: float | None) -> str:

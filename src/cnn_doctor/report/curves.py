@@ -35,6 +35,20 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
 
 
+def save_epoch_overlay(fig: Figure, path: str | Path) -> Path:
+    """Finish and save a figure of several runs overlaid per epoch, one panel a metric.
+
+    ``compare`` and ``fix`` both draw one: the same finish (``epoch`` on every x axis, a light
+    grid, the run names once in a small legend on the first panel) keeps them reading alike.
+    """
+    for ax in fig.axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
+
+
 def plot_curves(history: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Two panels — loss and accuracy per epoch — with validation dashed beside training."""
     epochs = [h["epoch"] for h in history]
