@@ -351,11 +351,11 @@ def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int 
         return None
     if np.all(np.isclose(values, 0.0, atol=0.02) | np.isclose(values, 1.0, atol=0.02)):
         # Every batch all right or all wrong: one image per batch -- or batches that happen to
-        # be. With B >= 2 images and an accuracy p in [0.1, 0.9], a batch is mixed with
-        # probability >= 1 - p^2 - (1 - p)^2 >= 0.18, so over many batches some would be.
-        ones = float(np.mean(values > 0.5))
-        plausible = values.size >= T.SINGLE_IMAGE_BATCHES_MIN and 0.1 <= ones <= 0.9
-        return 1 if plausible else None
+        # be. A random batch of B >= 2 images at accuracy p is mixed with probability at least
+        # 1 - p^2 - (1 - p)^2; when that many batches should have been mixed and none was, B = 1.
+        p = float(np.mean(values > 0.5))
+        expected_mixed = values.size * (1.0 - p**2 - (1.0 - p) ** 2)
+        return 1 if expected_mixed >= T.SINGLE_IMAGE_MIXED_EXPECTED else None
     for size in range(2, max_size + 1):
         counts = values * size
         # float32 running means lose ~1e-7 relative, amplified by the batch index

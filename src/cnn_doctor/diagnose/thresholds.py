@@ -317,10 +317,10 @@ BATCH_DISPERSION_NULL_SPREAD = 1.4
 BATCH_DISPERSION_Z = 5.0
 BATCH_DISPERSION_MIN = 1.5
 BATCH_SIZE_FIT_SHARE = 0.95
-# Batches whose accuracy is always exactly 0 or 1 hold one image when there are at least this
-# many of them (and 10-90% are right): for B >= 2 at such accuracies, each batch is mixed with
-# probability >= 0.18, so 100 unmixed ones would have probability < 1e-8.
-SINGLE_IMAGE_BATCHES_MIN = 100
+# Batches whose accuracy is always exactly 0 or 1 hold one image when random batches of two or
+# more would have given at least this many mixed ones (Poisson: seeing none has probability
+# e^-10 < 5e-5).
+SINGLE_IMAGE_MIXED_EXPECTED = 10.0
 # A probe of at least this many labels, all of one class, also counts as sorted (the runs test
 # has no variance then): a random draw from 10 balanced classes gives that with probability
 # 10 * 0.1**32.
