@@ -206,11 +206,13 @@ def test_without_probe_data_curves_are_still_diagnosed():
     assert any("probe_data" in note for note in doctor.trace.notes)
 
 
-def test_batch_hooks_are_opt_in():
-    """Keras keeps async dispatch only if no callback overrides a batch hook."""
-    default = Doctor()
-    assert "on_train_batch_end" not in vars(default)
-    assert type(default).on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
+def test_batch_hooks_can_be_turned_off():
+    """Keras keeps async dispatch only if no callback overrides a batch hook: the default reads
+    one float per batch (the running accuracy); batch_accuracy=False installs no hook at all."""
+    quiet = Doctor(batch_accuracy=False)
+    assert "on_train_batch_end" not in vars(quiet)
+    assert type(quiet).on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
+    assert "on_train_batch_end" in vars(Doctor())
     doctor = Doctor(probe_data=images(32, 5), per_batch=True, probe_every_steps=2)
     model = seed_cnn()
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))

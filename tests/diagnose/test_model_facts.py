@@ -44,3 +44,19 @@ def test_label_facts_sparse_range():
     facts = label_facts(np.array([0, 3, 9, 9]))
     assert facts["label_format"] == "sparse"
     assert (facts["label_min"], facts["label_max"], facts["label_distinct"]) == (0.0, 9.0, 3)
+
+
+def test_nested_models_are_opened_in_place():
+    """``Sequential([base, Softmax()])``: base's layers, in order, then the second softmax."""
+    import keras
+
+    from cnn_doctor.diagnose.model_facts import layer_summary, output_chain
+
+    layers = keras.layers
+    base = keras.Sequential(
+        [keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.Flatten(), layers.Dense(10, "softmax")]
+    )
+    model = keras.Sequential([base, layers.Softmax()])
+    summary = layer_summary(model)
+    assert [r["class"] for r in summary] == ["Conv2D", "Flatten", "Dense", "Softmax"]
+    assert output_chain(summary) == ["softmax", "softmax"]

@@ -61,6 +61,10 @@ class Doctor(keras.callbacks.Callback):
         probe_every_steps: also probe every this many optimizer steps (opt-in; adds a per-batch
             hook, which disables Keras's asynchronous dispatch).
         per_batch: record the running loss after every batch (opt-in, same cost as above).
+        batch_accuracy: read the logged running accuracy at each batch end (one float) -- how
+            ``unshuffled_data`` sees batches served in a fixed order, and how the batch size is
+            inferred, even without ``probe_data``. Any batch hook makes Keras give up its
+            asynchronous dispatch on tensorflow/jax accelerators: set False where that matters.
         context: facts the model cannot reveal, merged over what is inferred, e.g.
             ``{"augment": [], "batch_size": 64, "num_train": 45000}``.
         detectors: detector instances to run (default: every registered one).
@@ -85,6 +89,7 @@ class Doctor(keras.callbacks.Callback):
         grad_size: int = 128,
         probe_every_steps: int | None = None,
         per_batch: bool = False,
+        batch_accuracy: bool = True,
         context: dict[str, Any] | None = None,
         detectors: list[Detector] | None = None,
     ) -> None:
@@ -106,9 +111,13 @@ class Doctor(keras.callbacks.Callback):
         self.grad_size = grad_size
         self.probe_every_steps = probe_every_steps
         self.per_batch = bool(per_batch)
+        self.batch_accuracy = bool(batch_accuracy)
         self.user_context = dict(context or {})
         self.detectors = detectors
         self.probe_x, self.probe_y = self._split_probe(probe_data, probe_size)
+        if self.batch_accuracy or self.per_batch or probe_every_steps:
+            # An instance attribute, so Keras sees a batch hook only when one is wanted.
+            self.on_train_batch_end = self._on_train_batch_end
         self.trace = Trace()
         self.diagnosis: Diagnosis | None = None
         self.probe_seconds = 0.0
@@ -187,7 +196,7 @@ class Doctor(keras.callbacks.Callback):
         if lr is not None and "lr" not in row:
             row["lr"] = lr
         self.trace.history.append(row)
-        if self._batch_accuracy_key not in self._not_accuracy:
+        if self.batch_accuracy and self._batch_accuracy_key not in self._not_accuracy:
             values = S.batch_values(self._running_accuracy)
             self.trace.batch_accuracy.append([round(float(v), 6) for v in values])
             if not self.trace.context.get("batch_size"):
@@ -230,9 +239,9 @@ class Doctor(keras.callbacks.Callback):
         self._probe_model, self._act_specs, self._has_input_tap = None, [], False
         self.diagnose()
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def _on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batches_seen += 1
-        if logs:
+        if logs and self.batch_accuracy:
             key = self._batch_accuracy_key
             if key is None:
                 key = self._batch_accuracy_key = next((k for k in _ACCURACY_KEYS if k in logs), "")

@@ -36,12 +36,15 @@ _PASS_THROUGH = (
 
 
 def leaf_layers(model: keras.Model) -> list[Any]:
-    """The model's innermost layers in build order (nested Sequential/functional blocks opened)."""
-    return [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if not list(layer._flatten_layers(include_self=False))
-    ]
+    """The model's innermost layers in build order (nested Sequential/functional blocks opened,
+    in place: ``Sequential([base, Softmax()])`` lists base's layers, then the Softmax)."""
+    leaves: list[Any] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            leaves.extend(leaf_layers(layer))
+        else:
+            leaves.append(layer)
+    return leaves
 
 
 def has_kernel(layer: Any) -> bool:

@@ -356,6 +356,8 @@ def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int 
         p = float(np.mean(values > 0.5))
         expected_mixed = values.size * (1.0 - p**2 - (1.0 - p) ** 2)
         return 1 if expected_mixed >= T.SINGLE_IMAGE_MIXED_EXPECTED else None
+    if values.size < T.BATCH_DISPERSION_MIN_BATCHES:
+        return None  # a handful of values fit many denominators by chance
     for size in range(2, max_size + 1):
         counts = values * size
         # float32 running means lose ~1e-7 relative, amplified by the batch index
