@@ -66,7 +66,22 @@ SCRIPT = textwrap.dedent(
     third = Doctor(probe_data=(x[:32], y[:32]))
     model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[third])
 
+    # tf.data, as TensorFlow users feed it (tensorflow backend only)
+    dataset_ids = None
+    if sys.argv[1] == "tensorflow":
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(0)
+        model = build("softmax")
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        fourth = Doctor(probe_data=(x[:32], y[:32]))
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(32), epochs=2, verbose=0,
+                  callbacks=[fourth])
+        dataset_ids = [f.id for f in fourth.findings]
+
     print(json.dumps({
+        "dataset_ids": dataset_ids,
         "one_hot_string_loss_ids": [f.id for f in second.findings],
         "binary_loss_ids": [f.id for f in third.findings],
         "signals": sorted(doctor.trace.signals()),
@@ -102,3 +117,5 @@ def test_doctor_runs_on_backend(backend, module, tmp_path):
     assert result["probing_changed_nothing"]
     assert result["one_hot_string_loss_ids"][0] == "double_softmax", result
     assert result["binary_loss_ids"][0] == "loss_label_mismatch", result
+    if backend == "tensorflow":
+        assert result["dataset_ids"][0] == "double_softmax", result
