@@ -37,7 +37,7 @@ def test_evidence_reads_as_sentences_with_names_verbatim():
     sentences = evidence_sentences(_finding().evidence)
     assert "Forms: loss_from_logits (from_logits = yes)." in sentences
     assert "Dead fraction by layer: conv2d_1 = 0.0312." in sentences
-    assert "Validation accuracy: 0.1 → 0.12 → 0.125." in sentences
+    assert "Validation accuracy: [0.1, 0.12, 0.125]." in sentences
     assert "Compared with: tolerance 0.001 (source: exact bound)." in sentences
     assert any("consequence of unnormalized_inputs" in s for s in sentences)
 

@@ -149,7 +149,10 @@ def _words(value: Any, *, depth: int = 0) -> str:
             shown = [_words(v) for v in value]
             if len(shown) > 8:
                 shown = shown[:3] + ["…"] + shown[-4:]
-            return " → ".join(shown) if len(value) > 1 else (shown[0] if shown else "none")
+            # brackets, not arrows: a list may be per epoch, per layer or per channel
+            return (
+                "[" + ", ".join(shown) + "]" if len(value) > 1 else (shown[0] if shown else "none")
+            )
         if depth >= 1:
             return f"{len(value)} item(s)"
         shown = [_words(v, depth=depth + 1) for v in value[:5]]
