@@ -13,16 +13,15 @@ a resumed run sees exactly the batches the uninterrupted run would have seen; th
 random streams (dropout) are saved with each checkpoint and restored on resume (``runs.py``).
 
 The run directory's life (create, lock, atomic writes, state, resume) lives in ``runs.py``;
-predictions, the test figure and the summary in ``evaluate.py``. Their public names are
-re-exported here because callers have always imported them from ``cnn_doctor.train``.
+predictions, the test figure and the summary in ``evaluate.py``; the input pipeline and the
+training batches in ``batches.py``. Their public names are re-exported here because callers have
+always imported them from ``cnn_doctor.train``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,22 @@ import cnn_doctor.backend_default  # noqa: F401  (before keras: torch unless cho
 import keras
 import numpy as np
 
+from cnn_doctor.batches import (
+    InputPipeline,
+    TrainBatches,
+    channels_first_for,
+    image_data_format,
+    one_hot,
+)
 from cnn_doctor.config import Config
-from cnn_doctor.data.augment import Augmenter
 from cnn_doctor.data.prepare import Normalizer, PreparedData, prepare_data
 from cnn_doctor.evaluate import predict_proba, run_summary, test_accuracy, tta_views
+from cnn_doctor.fit_callbacks import (
+    EpochClock,
+    ProgressBar,
+    RestoreRandomState,
+    RunRecorder,
+)
 from cnn_doctor.models import build_model
 from cnn_doctor.optim import build_loss, build_optimizer, uses_decoupled_decay
 from cnn_doctor.precision import dtype_policy, resolve_precision
@@ -53,9 +64,7 @@ from cnn_doctor.runs import (
     RunError,
     load_run_config,
     read_metrics,
-    restore_rng,
 )
-from cnn_doctor.schedules import lr_at_epoch
 
 __all__ = [  # the names other modules import from here (some re-exported from runs/evaluate)
     "CHECKPOINT_FILE",
@@ -81,94 +90,7 @@ __all__ = [  # the names other modules import from here (some re-exported from r
 ]
 
 
-# --------------------------------------------------------------------------- input pipeline
-@dataclass(frozen=True)
-class InputPipeline:
-    """Maps raw ``uint8`` NHWC images to what the model eats: normalized float32, in the
-    model's data format. Saved with the run so ``diagnose RUN_DIR`` feeds the model correctly."""
-
-    normalizer: Normalizer
-    channels_first: bool = False
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = self.normalizer(x)
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2)) if self.channels_first else out
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (3, 32, 32) if self.channels_first else (32, 32, 3)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"normalizer": self.normalizer.to_dict(), "channels_first": self.channels_first}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputPipeline:
-        return cls(Normalizer.from_dict(data["normalizer"]), bool(data["channels_first"]))
-
-
-def _one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.eye(num_classes, dtype="float32")[y]
-
-
-class TrainBatches(keras.utils.PyDataset):
-    """Shuffled, augmented, normalized training batches, reproducible per ``(seed, epoch)``.
-
-    The last partial batch is dropped (when there is more than one batch): a tiny final batch
-    gives BatchNorm noisy statistics and a differently scaled gradient step.
-    """
-
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        num_classes: int,
-        config: Config,
-        pipeline: InputPipeline,
-    ):
-        super().__init__()
-        self.x, self.y = x, y
-        self.num_classes = num_classes
-        self.batch_size = min(config.optim.batch_size, len(x))
-        self.data_cfg = config.data
-        self.seed = config.run.seed
-        self.pipeline = pipeline
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        rng = np.random.default_rng([self.seed, epoch, 0])
-        self.order = rng.permutation(len(self.x))
-        self.augmenter = Augmenter(self.data_cfg, seed=int(rng.integers(2**31)))
-
-    def __len__(self) -> int:
-        return max(1, len(self.x) // self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        images = self.x[rows].astype("float32")
-        if self.data_cfg.augment:
-            images = self.augmenter(images)
-        return self.pipeline(images), _one_hot(self.y[rows], self.num_classes)
-
-
 # --------------------------------------------------------------------------- model & compile
-def channels_first_for(backend: str) -> bool:
-    """Torch convolutions are NCHW-native; Keras's channels_last on torch transposes around
-    every conv. Measured in ``benchmarks/model_speed.py``."""
-    return backend == "torch" and os.environ.get("CNN_DOCTOR_CHANNELS_LAST", "") != "1"
-
-
-@contextlib.contextmanager
-def image_data_format(data_format: str) -> Iterator[None]:
-    """Build layers in ``data_format`` without leaving Keras's global setting changed: layers
-    record their format when constructed, so the caller's own models are unaffected."""
-    previous = keras.config.image_data_format()
-    keras.config.set_image_data_format(data_format)
-    try:
-        yield
-    finally:
-        keras.config.set_image_data_format(previous)
-
-
 def build_compiled_model(
     config: Config,
     num_classes: int,
@@ -211,99 +133,6 @@ def adapt_data_dependent_layers(model: keras.Model, pipeline: InputPipeline, x: 
         sample = pipeline(x[np.sort(rows)])
         for layer in layers:
             layer.adapt(sample)
-
-
-# --------------------------------------------------------------------------- callbacks
-class _EpochClock(keras.callbacks.Callback):
-    """Seeds the batch stream for each epoch and times it."""
-
-    def __init__(self, batches: TrainBatches):
-        super().__init__()
-        self.batches = batches
-        self.started = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches.set_epoch(epoch)
-        self.started = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-
-class _RestoreRandomState(keras.callbacks.Callback):
-    """Puts back the random state saved with the checkpoint as the first resumed epoch begins.
-
-    Not earlier: ``fit`` itself draws from the global generator when it starts (the torch
-    backend's data loader takes a seed), which the uninterrupted run did only before epoch 1.
-    Restoring here makes the resumed epoch draw exactly what the uninterrupted one drew.
-    """
-
-    def __init__(self, rng: dict[str, Any]):
-        super().__init__()
-        self.rng: dict[str, Any] | None = rng
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.rng is not None:
-            restore_rng(self.rng, self.model)
-            self.rng = None
-
-
-class _RunRecorder(keras.callbacks.Callback):
-    """Writes each finished epoch to ``metrics.jsonl`` (fsynced), then an atomic checkpoint,
-    then ``state.json`` with the random state — in that order, so the state never claims an
-    epoch that is not saved. Runs before the caller's callbacks, so an epoch is saved even when
-    one of them raises (a sweep's pruning signal)."""
-
-    def __init__(self, run: RunDir, config: Config, clock: _EpochClock):
-        super().__init__()
-        self.run = run
-        self.config = config
-        self.clock = clock
-        self.history: list[dict[str, float]] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        record = {
-            "epoch": epoch + 1,
-            "lr": lr_at_epoch(self.config.optim, epoch + 0.5),
-            "loss": _as_float(logs.get("loss")),
-            "accuracy": _as_float(logs.get("accuracy")),
-            "val_loss": _as_float(logs.get("val_loss")),
-            "val_accuracy": _as_float(logs.get("val_accuracy")),
-            "seconds": round(self.clock.elapsed(), 3),
-        }
-        self.history.append(record)
-        self.run.append_metrics(record)
-        self.run.save_checkpoint(self.model, epoch + 1)
-
-
-class _ProgressBar(keras.callbacks.Callback):
-    """A rich progress bar over all training steps, with the last epoch's metrics."""
-
-    def __init__(self, progress, total_epochs: int, steps_per_epoch: int, start_epoch: int):
-        super().__init__()
-        self.progress = progress
-        self.steps_per_epoch = steps_per_epoch
-        self.task = progress.add_task(
-            "training",
-            total=total_epochs * steps_per_epoch,
-            completed=start_epoch * steps_per_epoch,
-            status="",
-        )
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.progress.advance(self.task)
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        status = f"epoch {epoch + 1}: loss {_as_float(logs.get('loss')):.3f}"
-        if logs.get("val_accuracy") is not None:
-            status += f" val_acc {_as_float(logs.get('val_accuracy')):.3f}"
-        self.progress.update(self.task, status=status)
-
-
-def _as_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 # --------------------------------------------------------------------------- public API
@@ -362,10 +191,10 @@ def fit_arrays(
         config, num_classes, len(batches), input_shape=pipeline.input_shape
     )
     adapt_data_dependent_layers(model, pipeline, x)
-    clock = _EpochClock(batches)
+    clock = EpochClock(batches)
     validation = None
     if x_val is not None and y_val is not None and len(x_val):
-        validation = (pipeline(x_val), _one_hot(y_val, num_classes))
+        validation = (pipeline(x_val), one_hot(y_val, num_classes))
     history = model.fit(
         batches,
         epochs=config.optim.epochs,
@@ -419,7 +248,7 @@ def train(
             if state.epochs_done:
                 model = run.load_checkpoint(state)
                 if state.rng is not None:
-                    callbacks = [_RestoreRandomState(state.rng), *callbacks]
+                    callbacks = [RestoreRandomState(state.rng), *callbacks]
             else:  # killed during the first epoch: nothing to continue from
                 model = _new_model(config, data, pipeline, batches, model_builder)
             run.rewrite_metrics(kept)  # drop an epoch recorded but not checkpointed
@@ -513,12 +342,12 @@ def _fit_and_finish(
     )
     kept, callbacks = job.kept, job.callbacks
     run.write_json(NORMALIZER_FILE, pipeline.to_dict())
-    clock = _EpochClock(batches)
-    recorder = _RunRecorder(run, config, clock)
+    clock = EpochClock(batches)
+    recorder = RunRecorder(run, config, clock)
     recorder.history = list(kept)
     validation = None
     if len(data.x_val):
-        validation = (pipeline(data.x_val), _one_hot(data.y_val, len(data.class_names)))
+        validation = (pipeline(data.x_val), one_hot(data.y_val, len(data.class_names)))
 
     start_epoch = len(kept)
     if start_epoch < config.optim.epochs:
@@ -572,4 +401,4 @@ def _fit_with_progress(model, batches, config, validation, callbacks, start_epoc
         console=console,
         transient=False,
     ) as progress:
-        fit([_ProgressBar(progress, config.optim.epochs, len(batches), start_epoch)])
+        fit([ProgressBar(progress, config.optim.epochs, len(batches), start_epoch)])
