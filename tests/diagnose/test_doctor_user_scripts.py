@@ -220,6 +220,37 @@ def test_class_sorted_generator_without_probe_data_is_unshuffled_data():
     assert top(doctor) == "unshuffled_data"
 
 
+def test_a_shuffled_pydataset_with_a_short_batch_is_not_unshuffled():
+    """Keras shuffles a PyDataset's batch order, so its short batch lands mid-epoch: healthy."""
+    x, y = images(N, 0)
+    batch = 12  # N = 320: 26 full batches and one of 8
+
+    class Shuffled(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.order = np.random.default_rng(0).permutation(N)
+
+        def __len__(self):
+            return -(-N // batch)
+
+        def __getitem__(self, i):
+            rows = self.order[i * batch : (i + 1) * batch]
+            return x[rows], y[rows]
+
+        def on_epoch_end(self):
+            self.order = np.random.default_rng(len(self.order)).permutation(N)
+
+    keras.utils.set_random_seed(0)
+    model = head(*convs(), L.Dense(CLASSES, activation="softmax"))
+    model.compile(
+        keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    doctor = Doctor()
+    model.fit(Shuffled(), epochs=3, verbose=0, callbacks=[doctor])
+    assert "unshuffled_data" not in {f.id for f in doctor.findings}
+    assert doctor.trace.context.get("batch_size") == batch
+
+
 def test_sorted_arrays_fitted_with_shuffling_are_only_info():
     """Sorted arrays that fit() shuffles (no validation_split) are harmless: info, not a warning."""
     x, y = images(N, 0)

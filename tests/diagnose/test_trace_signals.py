@@ -199,3 +199,24 @@ def test_single_image_batches_are_inferred_only_when_plausible():
     mostly_right[::40] = 0.0
     assert S.batch_size_from_accuracies(mostly_right) is None
     assert S.batch_size_from_accuracies(rng.binomial(1, 0.3, 15).astype(float)) is None
+
+
+def test_a_partial_batch_anywhere_in_the_epoch_is_found_and_left_out():
+    """Keras shuffles a PyDataset's batch order, so the one short batch can come mid-epoch."""
+    rng = np.random.default_rng(4)
+    sizes = [64] * 32
+    sizes[10] = 16
+    correct = [rng.binomial(s, 0.4) for s in sizes]
+    running = np.float32(np.cumsum(correct) / np.cumsum(sizes))
+    values = S.batch_values(list(running))
+    expected = [c / s for i, (c, s) in enumerate(zip(correct, sizes, strict=True)) if i != 10]
+    np.testing.assert_allclose(values, expected, atol=1e-4)
+    assert S.batch_size_from_accuracies(values) == 64
+
+
+def test_uneven_batches_give_no_values_rather_than_wrong_ones():
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(20, 90, 40)
+    correct = [rng.binomial(s, 0.5) for s in sizes]
+    running = np.float32(np.cumsum(correct) / np.cumsum(sizes))
+    assert S.batch_values(list(running)).size == 0

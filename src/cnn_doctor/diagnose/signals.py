@@ -329,17 +329,41 @@ def loss_progress(initial: float, current: float, floor: float) -> float:
     return float((initial - current) / span)
 
 
-def batch_values(running_means: Sequence[float]) -> np.ndarray:
-    """Per-batch values from the running means Keras logs at each batch end (the metric's mean
-    over the epoch so far), assuming equal batches: ``a_b = b m_b - (b - 1) m_(b-1)``. The last
-    batch is dropped (it may be partial)."""
+def batch_values(running_means: Sequence[float], max_size: int = 4096) -> np.ndarray:
+    """Per-batch accuracies from the running means Keras logs at each batch end (the metric's
+    mean over the epoch so far): with ``N_b`` images seen after batch b, batch b had
+    ``N_b m_b - N_(b-1) m_(b-1)`` right, an integer. Batches hold B images except one partial
+    batch -- last for arrays, *anywhere* when Keras shuffles a ``PyDataset``'s batch order. The
+    smallest B (and partial size and position) that makes every count an integer is taken; the
+    partial batch is left out. Empty when no B fits (weighted metrics, soft labels, uneven
+    batches): the epoch is then not judged, rather than judged on wrong values."""
     m = np.asarray(running_means, dtype=np.float64)
-    if m.size < 3:
+    n = m.size
+    if n < 3:
         return np.empty(0)
-    b = np.arange(1, m.size + 1, dtype=np.float64)
-    totals = b * m
-    values = np.diff(totals, prepend=0.0)
-    return values[:-1]
+    index = np.arange(1, n + 1, dtype=np.float64)
+    equal = np.diff(index * m, prepend=0.0)  # per-batch values if every batch held B images
+    if np.all(np.isclose(equal[:-1], 0.0, atol=0.02) | np.isclose(equal[:-1], 1.0, atol=0.02)):
+        return equal[:-1]  # 0/1 batches: batch_size_from_accuracies judges whether B = 1
+    previous = np.concatenate([[0.0], m[:-1]])
+    for size in range(2, max_size + 1):
+        counts = equal * size
+        tol = 0.02 + 4e-7 * size * index  # float32 running means, error grows with N_b
+        off = np.flatnonzero(np.abs(counts - np.round(counts)) > tol)
+        if off.size == 0 or off[0] == n - 1:
+            return equal[:-1]
+        j = int(off[0])  # first batch that breaks the equal-size reading: the partial one?
+        partial = np.arange(1, size, dtype=np.float64)[:, None]  # candidate sizes r
+        seen = np.where(index <= j, index * size, (index - 1) * size + partial)  # N_b per r
+        before = np.concatenate([np.zeros((partial.size, 1)), seen[:, :-1]], axis=1)
+        right = seen * m - before * previous
+        fits = np.all(np.abs(right - np.round(right)) <= tol, axis=1)
+        if fits.any():
+            r = int(partial[np.argmax(fits), 0])
+            sizes = np.where(np.arange(n) == j, r, size)
+            values = right[np.argmax(fits)] / sizes
+            return np.delete(values, j)
+    return np.empty(0)
 
 
 def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int | None:

@@ -348,6 +348,13 @@ class UnshuffledData(Detector):
                 flagged = stats["dispersion"] >= T.BATCH_DISPERSION_MIN
                 flagged = flagged and stats["z"] >= T.BATCH_DISPERSION_Z
                 rows.append({"epoch": epoch, **stats, "flagged": bool(flagged)})
+        if rows:
+            # fit() uses one batch size for the whole run: an epoch whose values imply another
+            # was not read right (e.g. uneven batches), so it is not judged
+            sizes = [r["batch_size"] for r in rows]
+            # (a tie goes to the smaller size: it allows more binomial spread, fewer alarms)
+            usual = min(set(sizes), key=lambda b: (-sizes.count(b), b))
+            rows = [r for r in rows if r["batch_size"] == usual]
         if not rows or sum(r["flagged"] for r in rows) / len(rows) < self.persistence:
             return None
         pairs = zip(trace.batch_accuracy, trace.batch_accuracy[1:], strict=False)
