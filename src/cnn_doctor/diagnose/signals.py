@@ -353,17 +353,28 @@ def batch_values(running_means: Sequence[float], max_size: int = 4096) -> np.nda
         if off.size == 0 or off[0] == n - 1:
             return equal[:-1]
         j = int(off[0])  # first batch that breaks the equal-size reading: the partial one?
-        partial = np.arange(1, size, dtype=np.float64)[:, None]  # candidate sizes r
-        seen = np.where(index <= j, index * size, (index - 1) * size + partial)  # N_b per r
-        before = np.concatenate([np.zeros((partial.size, 1)), seen[:, :-1]], axis=1)
-        right = seen * m - before * previous
-        fits = np.all(np.abs(right - np.round(right)) <= tol, axis=1)
-        if fits.any():
-            r = int(partial[np.argmax(fits), 0])
-            sizes = np.where(np.arange(n) == j, r, size)
-            values = right[np.argmax(fits)] / sizes
-            return np.delete(values, j)
+        for r in _partial_sizes(m, previous, tol, j, size):
+            seen = np.where(index <= j, index * size, (index - 1) * size + r)  # N_b
+            right = seen * m - np.concatenate([[0.0], seen[:-1]]) * previous
+            if np.all(np.abs(right - np.round(right)) <= tol):
+                sizes = np.where(np.arange(n) == j, r, size)
+                return np.delete(right / sizes, j)
     return np.empty(0)
+
+
+def _partial_sizes(
+    m: np.ndarray, previous: np.ndarray, tol: np.ndarray, j: int, size: int
+) -> np.ndarray:
+    """Sizes r of a short batch at position ``j`` that keep the counts of batch j and the two
+    after it integral: a cheap filter (O(size)) before the whole epoch is checked per survivor,
+    so an epoch no size fits costs milliseconds per size, not a size x batches matrix."""
+    local = np.arange(j, min(j + 3, m.size))
+    r = np.arange(1, size, dtype=np.float64)[:, None]
+    seen = local.astype(np.float64) * size + r  # N after batch local (the short one included)
+    before = np.concatenate([np.full((r.size, 1), float(j * size)), seen[:, :-1]], axis=1)
+    right = seen * m[local] - before * previous[local]
+    ok = np.all(np.abs(right - np.round(right)) <= tol[local], axis=1)
+    return r[ok, 0].astype(int)
 
 
 def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int | None:
