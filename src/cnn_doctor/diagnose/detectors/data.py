@@ -340,7 +340,8 @@ class UnshuffledData(Detector):
 
     def _batch_evidence(self, trace: Trace) -> dict | None:
         """Batches that are not random samples: per-batch training accuracy far more variable
-        than binomial sampling allows, at the same batch positions every epoch."""
+        than binomial sampling allows. Whether the same batch positions deviate every epoch is
+        reported as evidence, not required (a model that keeps learning moves the dips)."""
         rows = []
         for epoch, values in enumerate(trace.batch_accuracy, start=1):
             stats = S.batch_accuracy_dispersion(values)
