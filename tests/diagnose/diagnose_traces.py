@@ -253,6 +253,8 @@ def lr_too_high() -> Trace:
     for p in t.probes:
         for w in p.weights:
             w.step_ratio = 0.3
+        if p.epoch:
+            p.output.accuracy = t.history[p.epoch - 1]["val_accuracy"] + 0.02
     return t
 
 
@@ -535,6 +537,44 @@ def heavy_weight_decay() -> Trace:
     return t
 
 
+def labels_unrelated() -> Trace:
+    """Images and labels shuffled apart: validation stays at chance while the net slowly
+    memorises its training pairs (the probe's training images climb to 25%)."""
+    t = healthy_trace()
+    _set_history(
+        t,
+        loss=[2.31, 2.30, 2.29, 2.27, 2.24, 2.20],
+        val_loss=[2.30, 2.30, 2.31, 2.31, 2.32, 2.32],
+        accuracy=[0.10, 0.11, 0.12, 0.14, 0.16, 0.19],
+        val_accuracy=[0.10, 0.11, 0.09, 0.10, 0.11, 0.10],
+    )
+    for p, acc in zip(t.probes, [0.1, 0.11, 0.12, 0.14, 0.17, 0.21, 0.25], strict=True):
+        p.output.accuracy = acc
+    return t
+
+
+def penalty_crushed_weights() -> Trace:
+    """L2 so strong that it was 60% of the untrained loss; it then shrank the kernels to under a
+    third of their norm, after which its share of the loss looks small (10% -> 5%)."""
+    t = healthy_trace()
+    for p in t.probes:
+        p.loss = 2.35 if p.epoch == 0 else 2.3 - 0.02 * p.epoch
+        share = 0.6 if p.epoch == 0 else 0.12 - 0.01 * p.epoch
+        p.total_loss = p.loss / (1 - share)
+        for w in p.kernels():
+            w.weight_norm *= 1 - 0.12 * p.epoch
+    return t
+
+
+def wide_gap_still_improving() -> Trace:
+    """Training images are fit 20 points better than validation images, while validation
+    accuracy still climbs: the gap of a run without enough regularisation, before it stalls."""
+    t = healthy_trace()
+    for p in t.probes[3:]:
+        p.output.accuracy = t.history[p.epoch - 1]["val_accuracy"] + 0.2
+    return t
+
+
 def no_batch_norm_small_batch() -> Trace:
     """Batch 4 without BatchNorm is fine (Masters & Luschi 2018): must stay silent."""
     t = healthy_trace()
@@ -602,6 +642,13 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
         frozenset({"overfitting", "underfitting"}),
     ),
     "heavy_weight_decay": (heavy_weight_decay, "over_regularization", frozenset({"underfitting"})),
+    "penalty_crushed_weights": (
+        penalty_crushed_weights,
+        "over_regularization",
+        frozenset({"underfitting"}),
+    ),
+    "labels_unrelated": (labels_unrelated, "label_noise", frozenset({"underfitting"})),
+    "wide_gap_still_improving": (wide_gap_still_improving, "overfitting", frozenset()),
 }
 
 

@@ -8,6 +8,8 @@ import math
 import pytest
 from diagnose_traces import (
     FAULTS,
+    HEALTHY_WEIGHTS,
+    KERNELS,
     fault,
     healthy_trace,
     memorizing_curves,
@@ -17,6 +19,8 @@ from diagnose_traces import (
 from cnn_doctor.diagnose import DETECTORS, diagnose_trace
 from cnn_doctor.diagnose.detectors import get_detector
 from cnn_doctor.diagnose.trace import Trace
+
+KERNEL_NAMES = [name for name, _ in KERNELS]
 
 
 def test_every_registered_detector_has_a_planted_fault():
@@ -87,6 +91,16 @@ def test_missing_signals_are_skipped_with_a_reason():
     assert "diverged" not in diagnosis.skipped  # loss alone is enough to see NaN
 
 
+def test_a_penalty_that_crushed_the_weights_needs_them_shrunk():
+    trace = fault("penalty_crushed_weights")
+    (finding,) = [f for f in diagnose_trace(trace).findings if f.id == "over_regularization"]
+    assert finding.evidence["views"]["penalty_dominates"]["kernels_shrunk"]
+    for p in trace.probes:  # the same penalty share, but the kernels kept their norm
+        for w in p.kernels():
+            w.weight_norm = HEALTHY_WEIGHTS[KERNEL_NAMES.index(w.layer)]
+    assert "over_regularization" not in diagnose_trace(trace).ids()
+
+
 def test_missing_augmentation_needs_to_know_the_augmentation():
     trace = fault("missing_augmentation")
     del trace.context["augment"]
@@ -108,19 +122,46 @@ def test_memorizing_run_overfits_before_its_validation_loss_turns_up():
 
 
 def test_training_that_still_transfers_to_validation_is_not_overfitting():
-    """Train accuracy ahead of validation, but validation keeps pace: healthy learning."""
+    """Train accuracy ahead of validation, but validation keeps pace: healthy learning. The
+    probe's training images are fit ~20 points better than validation: worth an ``info`` note,
+    never a warning while validation still climbs."""
     trace = memorizing_curves(healthy_trace())
     for row, val in zip(trace.history, [0.25, 0.35, 0.47, 0.60, 0.69, 0.76], strict=True):
         row["val_accuracy"] = val
     for row, val in zip(trace.history, [2.1, 1.8, 1.5, 1.25, 1.05, 0.9], strict=True):
         row["val_loss"] = val
-    assert "overfitting" not in diagnose_trace(trace).ids()
+    findings = diagnose_trace(trace).findings
+    assert [(f.id, f.severity, f.evidence["rule"]) for f in findings] == [
+        ("overfitting", "info", "probe_generalization_gap")
+    ]
+    for p in trace.probes[1:]:  # probe in step with validation: nothing at all
+        p.output.accuracy = trace.history[p.epoch - 1]["val_accuracy"] + 0.02
+    assert diagnose_trace(trace).findings == []
+
+
+def test_a_wide_gap_is_a_warning_once_validation_stalls():
+    trace = fault("wide_gap_still_improving")
+    (finding,) = diagnose_trace(trace).findings
+    assert finding.severity == "info" and "z =" in finding.summary
+    trace = memorizing_curves(trace)  # validation stalls: Chollet's rule, a warning
+    assert [(f.id, f.severity) for f in diagnose_trace(trace).findings] == [
+        ("overfitting", "warning")
+    ]
+
+
+def test_a_gap_within_sampling_noise_is_not_reported():
+    trace = fault("wide_gap_still_improving")
+    for p in trace.probes:
+        p.output.examples = 20  # 20 probe images: a 20-point gap is < 3 standard errors
+    assert diagnose_trace(trace).findings == []
 
 
 def test_small_train_val_gap_is_not_overfitting_even_when_validation_stalls():
     trace = memorizing_curves(healthy_trace())
     for row, acc in zip(trace.history, [0.20, 0.35, 0.42, 0.47, 0.50, 0.53], strict=True):
         row["accuracy"] = acc  # +6 points over the window, val +2: stalled, but gap only 5 points
+    for p in trace.probes[1:]:
+        p.output.accuracy = trace.history[p.epoch - 1]["accuracy"]
     assert "overfitting" not in diagnose_trace(trace).ids()
 
 
@@ -130,6 +171,19 @@ def test_underfitting_is_relative_not_absolute():
     for row, acc in zip(trace.history, [0.12, 0.16, 0.2, 0.24, 0.27, 0.30], strict=True):
         row["accuracy"] = acc
     assert diagnose_trace(trace).findings == []
+
+
+def test_update_ratio_of_zero_initialised_kernels_is_not_a_high_lr():
+    """A kernel that never left zero init has a huge |step| / |w| whatever the LR."""
+    trace = fault("lr_too_high")
+    trace.history = healthy_trace().history  # the curves stay healthy: only the ratio speaks
+    for p in trace.probes:
+        p.output.accuracy = healthy_trace().probes[p.epoch].output.accuracy
+    assert diagnose_trace(trace).ids() == ["lr_too_high"]
+    for p in trace.probes:
+        for w in p.kernels():
+            w.weight_norm = 1e-3
+    assert "lr_too_high" not in diagnose_trace(trace).ids()
 
 
 def test_lr_too_low_ignores_the_schedule_decaying_to_zero():
@@ -189,6 +243,24 @@ def test_label_noise_needs_a_model_that_learned_something():
     trace = fault("label_noise")
     for row in trace.history:
         row["val_accuracy"] = 0.15
+    assert "label_noise" not in diagnose_trace(trace).ids()
+
+
+def test_labels_unrelated_to_images_need_memorisation_above_chance():
+    trace = fault("labels_unrelated")
+    (finding,) = [f for f in diagnose_trace(trace).findings if f.id == "label_noise"]
+    assert finding.severity == "critical"
+    assert finding.evidence["reading"] == "labels_unrelated_to_images"
+    for p in trace.probes:
+        p.output.accuracy = 0.11  # nothing memorised either: a run stuck at chance, not this
+    assert "label_noise" not in diagnose_trace(trace).ids()
+
+
+def test_validation_below_chance_is_not_unrelated_labels():
+    """Sorted arrays + validation_split score ~0 on validation: unseen classes, not bad labels."""
+    trace = fault("labels_unrelated")
+    for row in trace.history:
+        row["val_accuracy"] = 0.0
     assert "label_noise" not in diagnose_trace(trace).ids()
 
 

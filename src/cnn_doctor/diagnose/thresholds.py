@@ -71,6 +71,11 @@ SATURATED_LAYER_FRACTION = 0.5
 # Karpathy's CS231n notes give ~1e-3 as the healthy centre of that band.
 UPDATE_RATIO_LOW = 1e-4
 UPDATE_RATIO_HIGH = 1e-1
+# The band assumes weights at the scale of a standard initialisation. A kernel whose norm is under
+# a tenth of the Glorot-uniform norm for its shape (an order of magnitude below Glorot, He and
+# LeCun, which are within ~2x of each other) -- zero-initialised, or crushed by a penalty -- makes
+# the ratio measure the weight's smallness, so it is left out of the ratio.
+RATIO_MIN_INIT_SCALE = 0.1
 
 # --- loss curve --------------------------------------------------------------------------------
 # AUTOTRAINER treats a loss >= 1e3 like a NaN: training has numerically blown up.
@@ -124,7 +129,9 @@ OVERFIT_GENERALIZATION_LOSS = 0.05
 # least OVERFIT_MIN_ACC_GAP. Measurement choices, not literature: 5 points is ~3 binomial
 # standard errors of a 1000-image validation set; "under a quarter transfers" means three
 # quarters of what was learned is specific to the training images; 10 points is "much better on
-# training than on validation data".
+# training than on validation data". OVERFIT_MIN_ACC_GAP also bounds the inference-mode gap
+# between the probe's training images and validation images (Goodfellow et al. 2016 sec. 5.2:
+# overfitting is a train/test gap that is too large), which must also exceed CHANCE_Z SEs.
 OVERFIT_MIN_TRAIN_GAIN = 0.05
 OVERFIT_MAX_TRANSFER = 0.25
 OVERFIT_MIN_ACC_GAP = 0.10
@@ -239,6 +246,12 @@ OUTPUT_ACTIVATIONS_OK = frozenset({"softmax", "sigmoid", "linear", "log_softmax"
 # Deep Learning (2016), sec. 7.1.1: a large weight-decay coefficient pulls the weights towards
 # zero, away from the data-loss minimum.
 PENALTY_DOMINANT_SHARE = 0.5
+# Without a penalty (or with a light one) kernel norms grow during training: each gradient step
+# adds a component mostly orthogonal to the weights (van Laarhoven 2017, "L2 regularization versus
+# batch and weight normalization"; Hoffer et al. 2018). Penalised kernels whose median norm fell
+# to half its initial value or less mean the penalty, not the data, drove the run. Measurement
+# choice: "half" leaves a wide margin over the few-percent wobble of a healthy run.
+PENALISED_KERNEL_SHRINK = 0.5
 # UMLAUT (CHI'21): dropout rate > 0.5 is flagged, and validation accuracy above training accuracy
 # by more than 5 points (from epoch 3) is its sign of over-regularisation.
 DROPOUT_MAX_RATE = 0.5

@@ -22,11 +22,12 @@ from cnn_doctor.diagnose.detectors.base import (
 )
 from cnn_doctor.diagnose.detectors.hyperparameters import (
     overfit_evidence,
+    overfit_severity,
     overfit_summary,
     overfit_thresholds,
 )
 from cnn_doctor.diagnose.findings import Finding, Fix
-from cnn_doctor.diagnose.trace import Trace
+from cnn_doctor.diagnose.trace import Probe, Trace
 
 
 @register
@@ -186,7 +187,7 @@ class MissingAugmentation(Detector):
                 "and cut overfitting more than any other single change",
             )
         ]
-        return [self.finding("warning", 0.75, summary, ev, fixes)]
+        return [self.finding(overfit_severity(ev), 0.75, summary, ev, fixes)]
 
 
 @register
@@ -199,12 +200,16 @@ class LabelNoise(Detector):
     uniformly gives probe_acc = val_acc - eta * (val_acc - (1 - val_acc)/(C - 1)), which we invert
     for an estimate. Needs the gap >= 5 points and >= 3 standard errors; confident-learning
     candidates (Northcutt et al.) are reported as supporting evidence.
+
+    When validation accuracy never left chance, a second reading: labels unrelated to the
+    images (see ``_unrelated_labels``).
     """
 
     id = "label_noise"
     area = "data"
     description = "training labels disagree with what the model learned"
     requires = ("probe_labels", "val_accuracy")
+    consequence_of = ("unshuffled_data",)
 
     def __init__(
         self,
@@ -234,8 +239,10 @@ class LabelNoise(Detector):
             float(probe.output.accuracy),
             probe.output.examples,
         )
-        if n < 2 or not T.above_chance(a_val, classes, trace.context.get("num_val")):
-            return []  # nothing learned yet: disagreeing with the labels means nothing
+        if n < 2:
+            return []
+        if not T.above_chance(a_val, classes, trace.context.get("num_val")):
+            return self._unrelated_labels(trace, probe, val_acc, classes)
         gap = a_val - a_probe
         variance = max(a_probe * (1 - a_probe), 1.0 / n) / n
         n_val = trace.context.get("num_val")
@@ -286,6 +293,64 @@ class LabelNoise(Detector):
                 )
             )
         return [self.finding("warning", min(confidence, 0.95), summary, evidence, fixes)]
+
+    def _unrelated_labels(
+        self, trace: Trace, probe: Probe, val_acc: np.ndarray, classes: int
+    ) -> list[Finding]:
+        """Labels that carry nothing the images show (images and labels shuffled apart, labels
+        read from the wrong file): the network can only memorise its training pairs, so it gets
+        significantly above chance on the probe's training images while validation accuracy
+        never leaves chance (Zhang et al. 2017, random labels: training accuracy rises, test
+        accuracy stays at chance). Real labels never give that: networks learn the patterns
+        that generalise before they memorise (Arpit et al. 2017)."""
+        a_probe, n = float(probe.output.accuracy), probe.output.examples
+        n_val = trace.context.get("num_val")
+        val = val_acc[np.isfinite(val_acc)]
+        at_chance = [
+            not T.above_chance(float(v), classes, n_val)
+            and not T.below_chance(float(v), classes, n_val)
+            for v in val
+        ]
+        if val.size == 0 or not all(at_chance):
+            return []  # below chance is a split of unseen classes (unshuffled_data), not this
+        if not T.above_chance(a_probe, classes, n) or a_probe - float(val[-1]) < self.min_gap:
+            return []
+        summary = (
+            f"The training labels look unrelated to the images: the model is right on "
+            f"{a_probe:.0%} of the probe's training images (significantly above the "
+            f"{1 / classes:.0%} of chance) yet validation accuracy never left chance "
+            f"(best {float(val.max()):.0%} over {val.size} epochs) -- it memorises image/label "
+            "pairs that follow no pattern (or the validation labels are not those of their "
+            "images)."
+        )
+        evidence = {
+            "reading": "labels_unrelated_to_images",
+            "probe_accuracy": a_probe,
+            "probe_examples": n,
+            "val_accuracy_by_epoch": val.tolist(),
+            "confident_learning_candidates": probe.output.label_issue_fraction,
+            "thresholds": {
+                "chance_z": T.CHANCE_Z,
+                "min_gap": self.min_gap,
+                "source": "Zhang et al. 2017 (random labels are memorised, test stays at "
+                "chance); Arpit et al. 2017",
+            },
+        }
+        fixes = [
+            Fix(
+                "check that every image keeps its label, in training and validation data: "
+                "shuffle images and labels with one "
+                "permutation (e.g. idx = np.random.permutation(len(x)); x, y = x[idx], y[idx]) "
+                "and view a grid of images with their labels",
+                "two separate shuffles, or labels read in another order than the images, pair "
+                "each image with a random label",
+            ),
+            Fix(
+                "run `cnn-doctor data-check` on the training set",
+                "it flags images whose label disagrees with what a model predicts for them",
+            ),
+        ]
+        return [self.finding("critical", 0.8, summary, evidence, fixes)]
 
 
 @register

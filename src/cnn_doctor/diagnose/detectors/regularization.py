@@ -47,7 +47,10 @@ class OverRegularization(Detector):
 
     - Penalty: at most trained probes the regularisation terms are the majority of the logged
       loss (``PENALTY_DOMINANT_SHARE``; Goodfellow et al. 7.1.1: a large coefficient pulls the
-      weights to zero instead of fitting the data). Shrinking kernel norms are shown as support.
+      weights to zero instead of fitting the data) -- or they were the majority of the untrained
+      model's loss and the penalised kernels have since lost half their norm
+      (``PENALISED_KERNEL_SHRINK``): the penalty won and crushed the weights, after which its
+      share looks small.
     - Dropout (UMLAUT): some rate above 0.5, and training accuracy trailing validation accuracy
       by more than 5 points -- where the probe's inference-mode accuracy on training images is
       known, it must beat the logged (dropout-on) training accuracy by as much, which tells
@@ -67,12 +70,14 @@ class OverRegularization(Detector):
         val_over_train: float = T.VAL_OVER_TRAIN_ACCURACY,
         max_progress: float = T.UNDERFIT_MAX_PROGRESS,
         persistence: float = T.PERSISTENT_PROBE_FRACTION,
+        shrink_ratio: float = T.PENALISED_KERNEL_SHRINK,
     ) -> None:
         self.penalty_share = fraction("penalty_share", penalty_share)
         self.dropout_rate = fraction("dropout_rate", dropout_rate)
         self.val_over_train = fraction("val_over_train", val_over_train)
         self.max_progress = fraction("max_progress", max_progress)
         self.persistence = fraction("persistence", persistence)
+        self.shrink_ratio = fraction("shrink_ratio", shrink_ratio)
 
     def check(self, trace: Trace) -> list[Finding]:
         progress = data_loss_progress(trace)
@@ -91,10 +96,19 @@ class OverRegularization(Detector):
             return []
         parts = []
         if "penalty_dominates" in views:
-            parts.append(
-                f"the weight penalty is {penalty['last_share']:.0%} of the loss the optimizer "
-                f"minimises (>= {self.penalty_share:.0%} at {penalty['probes_flagged']} probes)"
-            )
+            if penalty.get("kernels_shrunk"):
+                parts.append(
+                    f"the weight penalty was {penalty['initial_share']:.0%} of the untrained "
+                    f"model's loss (>= {self.penalty_share:.0%}) and has shrunk the penalised "
+                    f"kernels to {penalty['kernel_norm_last_over_first']:.0%} of their initial "
+                    f"norm (<= {self.shrink_ratio:.0%})"
+                )
+            else:
+                parts.append(
+                    f"the weight penalty is {penalty['last_share']:.0%} of the loss the "
+                    f"optimizer minimises (>= {self.penalty_share:.0%} at "
+                    f"{penalty['probes_flagged']} probes)"
+                )
         if "dropout_too_strong" in views:
             parts.append(
                 f"dropout {dropout['max_rate']:g} (> {self.dropout_rate:g}) keeps training "
@@ -115,8 +129,10 @@ class OverRegularization(Detector):
                 "dropout_rate": self.dropout_rate,
                 "val_over_train": self.val_over_train,
                 "max_progress": self.max_progress,
+                "shrink_ratio": self.shrink_ratio,
                 "source": "Goodfellow et al. (2016) sec. 7.1.1; UMLAUT (CHI'21) dropout > 0.5 "
-                "and val acc > train acc + 5 pts",
+                "and val acc > train acc + 5 pts; van Laarhoven 2017 (kernel norms grow "
+                "without a penalty)",
             },
         }
         fixes = []
@@ -163,25 +179,52 @@ class OverRegularization(Detector):
         if not shares:
             return None
         flags = [s >= self.penalty_share for s in shares]
-        if sum(flags) / len(flags) < self.persistence:
-            return None
         norms = self._kernel_norm_ratio(trace)
-        return {
+        view = {
             "penalty_share_by_probe": shares,
             "last_share": shares[-1],
             "probes_flagged": f"{sum(flags)}/{len(flags)}",
             "kernel_norm_last_over_first": norms,
         }
+        if sum(flags) / len(flags) >= self.persistence:
+            return view
+        # The penalty won early and spent the run shrinking the weights: it dominated the
+        # untrained model's loss and the penalised kernels lost half their norm (its share then
+        # falls only because it has crushed them).
+        start = self._initial_share(trace)
+        if start is None or start < self.penalty_share:
+            return None
+        if norms is None or norms > self.shrink_ratio:
+            return None
+        return {**view, "initial_share": start, "kernels_shrunk": True}
+
+    @staticmethod
+    def _initial_share(trace: Trace) -> float | None:
+        p = trace.initial_probe
+        if p is None or p.total_loss is None or p.loss is None or not p.total_loss > 0:
+            return None
+        return max(0.0, (p.total_loss - p.loss) / p.total_loss)
 
     @staticmethod
     def _kernel_norm_ratio(trace: Trace) -> float | None:
+        """Median kernel norm at the last probe over the first, over the kernels a
+        regulariser penalises (all kernels when the model's layers do not say)."""
         if len(trace.probes) < 2:
             return None
-        first = [w.weight_norm for w in trace.probes[0].kernels()]
-        last = [w.weight_norm for w in trace.probes[-1].kernels()]
-        if not first or len(first) != len(last) or not np.median(first) > 0:
+        penalised = {r["name"] for r in trace.context.get("layers") or [] if r.get("regularizer")}
+
+        def norms(probe) -> dict[str, float]:
+            return {
+                w.name: w.weight_norm
+                for w in probe.kernels()
+                if not penalised or w.layer.rsplit("/", 1)[-1] in penalised
+            }
+
+        first, last = norms(trace.probes[0]), norms(trace.probes[-1])
+        if not first or first.keys() != last.keys():
             return None
-        return float(np.median(last) / np.median(first))
+        ratios = [last[k] / first[k] for k in first if first[k] > 0]
+        return float(np.median(ratios)) if ratios else None
 
     def _dropout(self, trace: Trace) -> dict[str, Any] | None:
         rates = [
