@@ -19,7 +19,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run_real_world as runner  # noqa: E402
-from cases import CASES, FAULTS, HEALTHY, rule_splits  # noqa: E402
+from cases import ALL_CASES, CASES, CASES_BY_NAME, FAULTS, HEALTHY, rule_splits  # noqa: E402
+from cases_v2 import CASES_V2, FAULTS_V2, HEALTHY_V2  # noqa: E402
 from common import record_true_accuracy  # noqa: E402
 
 KNOWN_IDS = {
@@ -75,7 +76,54 @@ def test_case_is_complete(case):
 
 
 def test_names_are_unique():
-    assert len({c.name for c in CASES}) == len(CASES)
+    assert len({c.name for c in ALL_CASES}) == len(ALL_CASES)
+    assert set(CASES_BY_NAME) == {c.name for c in ALL_CASES}
+
+
+# --- heldout2 (cases_v2.py): a second, wholly held-out set, outside the split rule ----------------
+def test_heldout2_is_outside_the_split_rule():
+    assert all(c.split == "heldout2" for c in CASES_V2)
+    assert not {c.name for c in CASES_V2} & set(rule_splits(CASES))
+    assert [c for c in ALL_CASES if c.split == "heldout2"] == CASES_V2
+
+
+def test_heldout2_size_and_spread():
+    assert len(FAULTS_V2) >= 12 and len(HEALTHY_V2) >= 3
+    roots = [c.expected[0] for c in FAULTS_V2]
+    assert len(set(roots)) >= 8
+    assert max(roots.count(r) for r in set(roots)) <= 2
+    backends = [c.backend for c in FAULTS_V2]
+    assert backends.count("tensorflow") >= 2 and backends.count("jax") >= 2
+
+
+def test_heldout2_sources_are_fresh():
+    first = {c.source for c in CASES}
+    second = [c.source for c in CASES_V2]
+    assert len(set(second)) == len(second)
+    assert not first & set(second)
+
+
+@pytest.mark.parametrize("case", CASES_V2, ids=lambda c: c.name)
+def test_heldout2_case_is_complete(case):
+    assert case.kind in ("fault", "healthy")
+    assert case.source.startswith("https://") and case.setup and case.confirmed_cause
+    assert case.backend in ("torch", "tensorflow", "jax")
+    assert 1 <= case.epochs <= 10
+    module = "fault_scripts_v2" if case.kind == "fault" else "healthy_scripts_v2"
+    assert callable(case.script) and case.script.__module__ == module
+    if case.kind == "healthy":
+        assert case.expected == ()
+    else:
+        assert case.expected and set(case.expected) <= KNOWN_IDS
+        assert "prediction_collapse" not in case.expected
+
+
+def test_runner_reports_heldout2_separately():
+    case = CASES_V2[0]
+    found = [[case.expected[0], "warning", 0.9]]
+    row = dict(runner._score({"case": case.name, "found": found}, case))
+    t = runner.totals([row], use_doctor=True)
+    assert t["heldout2"]["recall_at_1"] == 1.0 and "dev" not in t
 
 
 class _FakeModel:
