@@ -528,6 +528,21 @@ def class_ordered_generator() -> Trace:
     return t
 
 
+def train_accuracy_below_chance() -> Trace:
+    """Class-ordered batches read without probe_data: the logged training accuracy stays
+    significantly below chance (the model predicts the classes it just left)."""
+    t = healthy_trace()
+    t.probes = []
+    _set_history(
+        t,
+        loss=[2.52, 2.49, 2.44, 2.48, 2.46, 2.47],
+        val_loss=[2.33, 2.34, 2.34, 2.34, 2.35, 2.34],
+        accuracy=[0.02, 0.08, 0.068, 0.06, 0.05, 0.07],
+        val_accuracy=[0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+    )
+    return t
+
+
 def heavy_weight_decay() -> Trace:
     """The penalty is ~70% of the logged loss and the data loss barely moves."""
     t = healthy_trace()
@@ -642,6 +657,11 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
         frozenset({"overfitting", "underfitting"}),
     ),
     "heavy_weight_decay": (heavy_weight_decay, "over_regularization", frozenset({"underfitting"})),
+    "train_accuracy_below_chance": (
+        train_accuracy_below_chance,
+        "unshuffled_data",
+        frozenset({"underfitting"}),
+    ),
     "penalty_crushed_weights": (
         penalty_crushed_weights,
         "over_regularization",

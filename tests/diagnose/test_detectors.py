@@ -264,6 +264,13 @@ def test_validation_below_chance_is_not_unrelated_labels():
     assert "label_noise" not in diagnose_trace(trace).ids()
 
 
+def test_training_accuracy_at_chance_is_not_unshuffled_data():
+    trace = fault("train_accuracy_below_chance")
+    for row in trace.history:
+        row["accuracy"] = 0.095  # at chance: a run that learns nothing, not class-ordered data
+    assert "unshuffled_data" not in diagnose_trace(trace).ids()
+
+
 def test_label_noise_estimate_inverts_the_flip_model():
     trace = healthy_trace()
     eta, a_val = 0.3, trace.history[-1]["val_accuracy"]

@@ -367,6 +367,9 @@ class UnshuffledData(Detector):
     Keras shuffles arrays by default, but not generators, ``PyDataset``s or ``tf.data``
     datasets, and not arrays under ``shuffle=False``.
 
+    Without probe outputs or a per-batch reading, the logged training accuracy itself can show
+    it: significantly below chance in most epochs (``_below_chance_evidence``).
+
     A second, weaker reading needs no collapse: the probe labels, in the order the user passed
     them, fail a runs test (they are sorted by class). The callback cannot see ``fit``'s
     ``shuffle`` argument, so alone that is only ``info``; it becomes a warning when validation
@@ -377,7 +380,14 @@ class UnshuffledData(Detector):
     id = "unshuffled_data"
     area = "data"
     description = "training batches ordered by class (data not shuffled)"
-    requires_any = ("outputs", "batch_accuracy")
+    requires_any = ("outputs", "batch_accuracy", "accuracy")
+    # outputs the loss misreads can also score below chance on the training batches
+    consequence_of = (
+        "missing_softmax",
+        "loss_label_mismatch",
+        "double_softmax",
+        "output_activation",
+    )
 
     def __init__(
         self,
@@ -401,7 +411,45 @@ class UnshuffledData(Detector):
         batches = self._batch_evidence(trace)
         if batches is not None:
             return [self._batch_finding(batches, order)]
-        return [] if order is None else [self._order_finding(order)]
+        if order is not None:
+            return [self._order_finding(order)]
+        below = self._below_chance_evidence(trace, classes)
+        return [] if below is None else [self._below_chance_finding(below)]
+
+    def _below_chance_evidence(self, trace: Trace, classes: int) -> dict | None:
+        """The logged training accuracy -- scored on each batch just before the model learns from
+        it -- is significantly *below* chance in most epochs, while validation is no better than
+        chance. Random batches cannot do that: a model that predicts anything independent of the
+        batch scores 1/C on it on average. Class-ordered batches can: the model keeps predicting
+        the class of the batches before, and is wrong on the class it has just reached."""
+        acc, val = trace.series("accuracy"), trace.series("val_accuracy")
+        if acc.size < T.MIN_EPOCHS_FOR_TREND or val.size != acc.size:
+            return None
+        n_train = trace.context.get("num_train")
+        n_val = trace.context.get("num_val")
+        below = [T.below_chance(float(a), classes, n_train) for a in acc]
+        if sum(below) / len(below) < self.persistence:
+            return None
+        if any(T.above_chance(float(v), classes, n_val) for v in val if math.isfinite(v)):
+            return None
+        return {
+            "reading": "training_accuracy_below_chance",
+            "train_accuracy": acc.tolist(),
+            "val_accuracy": val.tolist(),
+            "epochs_below_chance": f"{sum(below)}/{len(below)}",
+            "thresholds": {"chance_z": T.CHANCE_Z, "persistence": self.persistence},
+        }
+
+    def _below_chance_finding(self, evidence: dict) -> Finding:
+        worst = min(evidence["train_accuracy"])
+        summary = (
+            f"Training accuracy is significantly below chance in "
+            f"{evidence['epochs_below_chance']} epochs (lowest {worst:.0%}) while validation "
+            "stays at chance: the model does worse than guessing on the batches it trains on, "
+            "which shuffled batches cannot cause -- it keeps predicting the classes of the "
+            "batches before (data ordered by class), or the labels are misaligned."
+        )
+        return self.finding("warning", 0.6, summary, evidence, [_SHUFFLE_FIX])
 
     def _batch_evidence(self, trace: Trace) -> dict | None:
         """Batches that are not random samples: per-batch training accuracy far more variable
