@@ -543,6 +543,23 @@ def train_accuracy_below_chance() -> Trace:
     return t
 
 
+def validation_inputs_differ() -> Trace:
+    """A validation generator that skips the rescaling, no BatchNorm: training learns while the
+    validation loss sits at 6x ln(10) from the first epoch on."""
+    t = healthy_trace()
+    t.context["has_batchnorm"] = False
+    _set_history(
+        t,
+        loss=[2.25, 2.07, 1.96, 1.83, 1.71, 1.62],
+        val_loss=[13.6, 13.9, 14.2, 13.6, 13.8, 13.7],
+        accuracy=[0.16, 0.23, 0.28, 0.33, 0.37, 0.40],
+        val_accuracy=[0.12, 0.13, 0.12, 0.15, 0.14, 0.14],
+    )
+    for p in t.probes[1:]:
+        p.output.accuracy = t.history[p.epoch - 1]["accuracy"]
+    return t
+
+
 def heavy_weight_decay() -> Trace:
     """The penalty is ~70% of the logged loss and the data loss barely moves."""
     t = healthy_trace()
@@ -657,6 +674,11 @@ FAULTS: dict[str, tuple[Builder, str, frozenset[str]]] = {
         frozenset({"overfitting", "underfitting"}),
     ),
     "heavy_weight_decay": (heavy_weight_decay, "over_regularization", frozenset({"underfitting"})),
+    "validation_inputs_differ": (
+        validation_inputs_differ,
+        "unnormalized_inputs",
+        frozenset({"overfitting"}),
+    ),
     "train_accuracy_below_chance": (
         train_accuracy_below_chance,
         "unshuffled_data",

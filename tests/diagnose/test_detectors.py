@@ -264,6 +264,13 @@ def test_validation_below_chance_is_not_unrelated_labels():
     assert "label_noise" not in diagnose_trace(trace).ids()
 
 
+def test_a_batchnorm_net_can_score_badly_on_validation_without_other_inputs():
+    """BatchNorm's inference statistics (e.g. at batch size 1) give the same curves."""
+    trace = fault("validation_inputs_differ")
+    trace.context["has_batchnorm"] = True
+    assert "unnormalized_inputs" not in diagnose_trace(trace).ids()
+
+
 def test_training_accuracy_at_chance_is_not_unshuffled_data():
     trace = fault("train_accuracy_below_chance")
     for row in trace.history:

@@ -74,7 +74,7 @@ class UnnormalizedInputs(Detector):
     id = "unnormalized_inputs"
     area = "data"
     description = "input pixels far from unit scale"
-    requires = ("inputs",)
+    requires_any = ("inputs", "val_loss")
 
     def __init__(
         self,
@@ -92,7 +92,7 @@ class UnnormalizedInputs(Detector):
     def check(self, trace: Trace) -> list[Finding]:
         inputs = trace.inputs
         if inputs is None or not inputs.finite or not inputs.mean:
-            return []
+            return self._validation_mismatch(trace)
         mean = np.asarray(inputs.mean, dtype=np.float64)
         std = np.asarray(inputs.std, dtype=np.float64)
         rms = np.sqrt(mean**2 + std**2)
@@ -104,7 +104,7 @@ class UnnormalizedInputs(Detector):
             channel_std_ratio=self.channel_std_ratio,
         )
         if not problems:
-            return []
+            return self._validation_mismatch(trace)
         far_off = off >= T.INPUT_SCALE_CRITICAL_FACTOR
         severity = "critical" if far_off else "warning"
         confidence = 0.9 if far_off else 0.8  # evidence strength, not a config knob
@@ -141,6 +141,55 @@ class UnnormalizedInputs(Detector):
             )
         ]
         return [self.finding(severity, min(confidence, 0.95), summary, evidence, fixes)]
+
+    def _validation_mismatch(self, trace: Trace) -> list[Finding]:
+        """Validation data prepared differently from training data (a validation generator that
+        skips the rescaling, say): the callback never sees validation inputs, but the curves
+        show it. After its first epoch the model's training loss is in the band of an untrained
+        model's or below, yet its validation loss is already over twice ln(C) -- confidently
+        wrong, the ``bad_initial_loss`` warning bar -- and stays there. One epoch is too early
+        for overfitting to do that; in a model without BatchNorm (whose inference-mode
+        statistics are the other way to get it) only different inputs can."""
+        val, train = trace.series("val_loss"), trace.series("loss")
+        classes = trace.num_classes()
+        if not classes or classes < 2 or val.size < 2 or train.size != val.size:
+            return []
+        if trace.context.get("has_batchnorm") is not False:
+            return []
+        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
+            return []
+        chance = math.log(classes)
+        confidently_wrong = chance * (1 + 2 * T.INITIAL_LOSS_REL_DEVIATION)
+        if train[0] > chance * (1 + T.INITIAL_LOSS_REL_DEVIATION) or train[-1] > train[0]:
+            return []
+        if float(val.min()) < confidently_wrong:
+            return []
+        summary = (
+            f"Validation data looks prepared differently from training data: the training loss "
+            f"is {fmt(float(train[0]))} after the first epoch (ln {classes} = {fmt(chance)} "
+            f"untrained) and falls to {fmt(float(train[-1]))}, yet the validation loss is "
+            f"{fmt(float(val[0]))} at once and never below {fmt(float(val.min()))} (over twice "
+            "an untrained model's) -- e.g. validation pixels left at 0-255."
+        )
+        evidence = {
+            "reading": "validation_inputs_differ",
+            "train_loss": train.tolist(),
+            "val_loss": val.tolist(),
+            "thresholds": {
+                "untrained_band": T.INITIAL_LOSS_REL_DEVIATION,
+                "confidently_wrong": confidently_wrong,
+                "source": "Karpathy, 'A recipe for training neural networks' (loss at init "
+                "= ln C); thresholds.INITIAL_LOSS_REL_DEVIATION",
+            },
+        }
+        fixes = [
+            Fix(
+                "prepare validation (and test) images exactly as training images: the same "
+                "rescaling / normalisation, ideally inside the model (keras.layers.Rescaling)",
+                "a model only knows the input scale it was trained on",
+            )
+        ]
+        return [self.finding("warning", 0.7, summary, evidence, fixes)]
 
 
 def _vec(values: np.ndarray) -> str:

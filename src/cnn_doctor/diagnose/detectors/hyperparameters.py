@@ -615,6 +615,7 @@ class Overfitting(Detector):
         "diverged",
         "lr_too_high",
         "unshuffled_data",
+        "unnormalized_inputs",  # validation prepared differently: its curves look like this
     )
 
     def __init__(
