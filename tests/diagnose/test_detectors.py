@@ -173,6 +173,17 @@ def test_underfitting_is_relative_not_absolute():
     assert diagnose_trace(trace).findings == []
 
 
+def test_a_first_epoch_loss_spike_the_run_recovers_from_is_only_info():
+    trace = healthy_trace()
+    trace.history[0]["loss"] = 3.9  # above 1.5x the initial 2.35, then falling every epoch
+    (finding,) = diagnose_trace(trace).findings
+    assert (finding.id, finding.severity) == ("lr_too_high", "info")
+    trace.history[3]["loss"] = 1.5  # the loss rises again after the spike: a warning
+    assert [(f.id, f.severity) for f in diagnose_trace(trace).findings] == [
+        ("lr_too_high", "warning")
+    ]
+
+
 def test_update_ratio_of_zero_initialised_kernels_is_not_a_high_lr():
     """A kernel that never left zero init has a huge |step| / |w| whatever the LR."""
     trace = fault("lr_too_high")

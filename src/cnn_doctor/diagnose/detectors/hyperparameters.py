@@ -277,7 +277,19 @@ class LrTooHigh(Detector):
             ),
         ]
         severity = "critical" if len(symptoms) >= 2 else "warning"
+        if set(symptoms) == {"loss_spike"} and _transient_spike(loss, start):
+            severity = "info"  # severity follows impact: the run recovered and keeps learning
         return [self.finding(severity, 0.45 + 0.15 * len(symptoms), summary, evidence, fixes)]
+
+
+def _transient_spike(loss: np.ndarray, start: float | None) -> bool:
+    """The loss spike was the first epoch's alone (its mean carries the first, largest steps --
+    the transient learning-rate warm-up exists for, Goyal et al. 2017), and every later epoch
+    is below the untrained model's loss and lower than the one before."""
+    if start is None or loss.size < T.MIN_EPOCHS_FOR_TREND or int(np.argmax(loss)) != 0:
+        return False
+    later = loss[1:]
+    return bool(np.all(later < start) and np.all(np.diff(later) < 0))
 
 
 @register
