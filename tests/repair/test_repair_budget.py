@@ -41,3 +41,23 @@ def test_a_budget_below_one_baseline_and_one_candidate_names_the_minimum() -> No
     with pytest.raises(BudgetError, match=r"too small.*4 short runs of ~30 s.*at least 2 min"):
         check_budget(100.0, estimate, 2)
     check_budget(120.0, estimate, 2)  # exactly enough is enough
+
+
+def test_the_probe_run_of_a_two_image_batch_still_holds_every_class(tiny_cifar_dir, tmp_path):
+    """Batch 2 x the probe's 4 steps is 8 images, fewer than the 10 classes the config insists
+    on; the probe takes one image per class at least instead of refusing the run."""
+    from cnn_doctor.config import load_config
+    from cnn_doctor.repair.budget import probe_run_seconds
+
+    config = load_config(
+        None,
+        [
+            f"data.data_dir={tiny_cifar_dir}",
+            "data.val_size=50",
+            "model.width=0.125",
+            "optim.batch_size=2",
+            "optim.epochs=1",
+        ],
+    )
+    estimate = probe_run_seconds(config, out_dir=tmp_path)
+    assert estimate.seconds > 0

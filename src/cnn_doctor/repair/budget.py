@@ -87,9 +87,11 @@ def probe_run_seconds(
 
     from cnn_doctor.data.prepare import prepare_data
 
-    n_train = len(prepare_data(config.data, config.run.seed).x_train)
+    prepared = prepare_data(config.data, config.run.seed)
+    n_train = len(prepared.x_train)
     batch = min(config.optim.batch_size, n_train)
-    probe_images = min(n_train, batch * PROBE_STEPS)
+    # a tiny batch (2 images x 4 steps) must still hold every class: the config refuses less
+    probe_images = min(n_train, max(batch * PROBE_STEPS, len(prepared.class_names)))
     probe = replace(
         config,
         data=replace(config.data, subset=probe_images),
