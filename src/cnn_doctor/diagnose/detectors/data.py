@@ -159,7 +159,7 @@ class UnnormalizedInputs(Detector):
         if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
             return []
         chance = math.log(classes)
-        confidently_wrong = chance * (1 + 2 * T.INITIAL_LOSS_REL_DEVIATION)
+        confidently_wrong = chance * (1 + T.INITIAL_LOSS_WARN_DEVIATION)
         if train[0] > chance * (1 + T.INITIAL_LOSS_REL_DEVIATION) or train[-1] > train[0]:
             return []
         if float(val.min()) < confidently_wrong:
@@ -179,7 +179,7 @@ class UnnormalizedInputs(Detector):
                 "untrained_band": T.INITIAL_LOSS_REL_DEVIATION,
                 "confidently_wrong": confidently_wrong,
                 "source": "Karpathy, 'A recipe for training neural networks' (loss at init "
-                "= ln C); thresholds.INITIAL_LOSS_REL_DEVIATION",
+                "= ln C); thresholds.INITIAL_LOSS_REL_DEVIATION / INITIAL_LOSS_WARN_DEVIATION",
             },
         }
         fixes = [

@@ -21,7 +21,7 @@ from cnn_doctor.diagnose.detectors.base import (
     register,
 )
 from cnn_doctor.diagnose.findings import Finding
-from cnn_doctor.diagnose.trace import Trace
+from cnn_doctor.diagnose.trace import Probe, Trace
 
 
 def data_loss_progress(trace: Trace) -> float | None:
@@ -36,6 +36,13 @@ def data_loss_progress(trace: Trace) -> float | None:
     smoothing = float(trace.context.get("label_smoothing") or 0.0)
     progress = S.loss_progress(start, min(trained), S.loss_floor(classes, smoothing))
     return None if math.isnan(progress) else progress
+
+
+def _penalty_share(probe: Probe) -> float | None:
+    """The regularisation terms' share of the loss the optimizer minimised at this probe."""
+    if probe.total_loss is None or probe.loss is None or not probe.total_loss > 0:
+        return None
+    return max(0.0, (probe.total_loss - probe.loss) / probe.total_loss)
 
 
 @register
@@ -171,11 +178,7 @@ class OverRegularization(Detector):
         return [self.finding("warning", 0.8 if len(views) == 1 else 0.9, summary, evidence, fixes)]
 
     def _penalty(self, trace: Trace) -> dict[str, Any] | None:
-        shares = []
-        for p in trace.trained_probes():
-            if p.total_loss is None or p.loss is None or not p.total_loss > 0:
-                continue
-            shares.append(max(0.0, (p.total_loss - p.loss) / p.total_loss))
+        shares = [s for p in trace.trained_probes() if (s := _penalty_share(p)) is not None]
         if not shares:
             return None
         flags = [s >= self.penalty_share for s in shares]
@@ -191,19 +194,13 @@ class OverRegularization(Detector):
         # The penalty won early and spent the run shrinking the weights: it dominated the
         # untrained model's loss and the penalised kernels lost half their norm (its share then
         # falls only because it has crushed them).
-        start = self._initial_share(trace)
+        initial = trace.initial_probe
+        start = None if initial is None else _penalty_share(initial)
         if start is None or start < self.penalty_share:
             return None
         if norms is None or norms > self.shrink_ratio:
             return None
         return {**view, "initial_share": start, "kernels_shrunk": True}
-
-    @staticmethod
-    def _initial_share(trace: Trace) -> float | None:
-        p = trace.initial_probe
-        if p is None or p.total_loss is None or p.loss is None or not p.total_loss > 0:
-            return None
-        return max(0.0, (p.total_loss - p.loss) / p.total_loss)
 
     @staticmethod
     def _kernel_norm_ratio(trace: Trace) -> float | None:
