@@ -230,6 +230,7 @@ def report(
     )
     if skipped_synthetic:
         print(f"not scored on synthetic data (need real images to manifest): {skipped_synthetic}")
+    out.mkdir(parents=True, exist_ok=True)  # --rescore --out may name a new folder
     (out / "results.json").write_text(json.dumps({"totals": totals, "cases": results}, indent=2))
     print(f"results: {out / 'results.json'}")
     return 0

@@ -83,6 +83,37 @@ def test_symptoms_rank_below_their_root_cause():
     assert under.severity != "critical"
 
 
+def _at_chance(trace: Trace) -> Trace:
+    for row in trace.history:
+        row["accuracy"] = row["val_accuracy"] = 0.1
+    return trace
+
+
+@pytest.mark.parametrize(
+    "name, detector", [("dead_relu", "dead_relu"), ("saturated", "saturated_activations")]
+)
+def test_capacity_symptoms_are_info_in_a_run_that_learns(name, detector):
+    (learning,) = [f for f in diagnose_trace(fault(name)).findings if f.id == detector]
+    assert learning.severity == "info"
+    assert learning.evidence["capped_because"].startswith("Learning")
+    (stuck,) = [f for f in diagnose_trace(_at_chance(fault(name))).findings if f.id == detector]
+    assert stuck.severity in ("warning", "critical")
+    assert "capped_because" not in stuck.evidence
+
+
+def test_class_ordered_batches_explain_tiny_updates():
+    trace = fault("lr_too_low")  # tiny steps, loss flat ...
+    ordered = fault("class_ordered_batches")  # ... and batches that come one class at a time
+    for row, sorted_row in zip(trace.history, ordered.history, strict=True):
+        row.update(accuracy=sorted_row["accuracy"], val_accuracy=sorted_row["val_accuracy"])
+    for probe, sorted_probe in zip(trace.probes, ordered.probes, strict=True):
+        probe.output = sorted_probe.output
+    diagnosis = diagnose_trace(trace)
+    assert diagnosis.ids()[0] == "unshuffled_data"
+    (low,) = [f for f in diagnosis.findings if f.id == "lr_too_low"]
+    assert low.evidence["likely_consequence_of"] == ["unshuffled_data"]
+
+
 def test_missing_signals_are_skipped_with_a_reason():
     diagnosis = diagnose_trace(Trace(history=[{"loss": 2.0}, {"loss": 1.9}]))
     assert "vanishing_gradients" in diagnosis.skipped

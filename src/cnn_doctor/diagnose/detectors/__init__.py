@@ -103,6 +103,28 @@ def _escalate(findings: list[Finding], verdict: Verdict) -> list[Finding]:
     return rank_findings(findings)
 
 
+def _cap_capacity_symptoms(
+    findings: list[Finding], verdict: Verdict, detectors: dict[str, Detector]
+) -> list[Finding]:
+    """Severity follows impact, the other way: in a run above chance that did not diverge, a
+    capacity symptom (``capacity_symptom``: dead or saturated units) is ``info``. Healthy
+    rectifier networks leave most units at exactly zero for a given input (Glorot, Bordes &
+    Bengio 2011, "Deep Sparse Rectifier Neural Networks": 68-83% of hidden activations are
+    zero), and dead units break training when the network collapses to a constant (Lu et al.
+    2019, "Dying ReLU and Initialization"); a run that learns shows it did not. Whether the lost
+    units cost accuracy only an A/B can tell (``cnn-doctor fix``), so the finding stays listed."""
+    if verdict.state in (*FAILED_STATES, "unknown"):
+        return findings
+    capped = []
+    for f in findings:
+        detector = detectors.get(f.id)
+        if detector is not None and detector.capacity_symptom and f.severity != "info":
+            evidence = dict(f.evidence, capped_because=verdict.sentence)
+            f = dataclasses.replace(f, severity="info", evidence=evidence)
+        capped.append(f)
+    return rank_findings(capped)
+
+
 def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) -> Diagnosis:
     """Run each detector whose required signals the trace holds; rank what they find.
 
@@ -128,4 +150,5 @@ def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) ->
     by_id = {d.id: d for d in chosen}
     verdict = run_verdict(trace)
     ranked = _escalate(rank_findings(_demote(findings, by_id)), verdict)
+    ranked = _cap_capacity_symptoms(ranked, verdict, by_id)
     return Diagnosis(ranked, skipped, verdict, limited)

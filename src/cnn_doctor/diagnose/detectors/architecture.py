@@ -362,6 +362,7 @@ class DeadReLU(Detector):
         "over_regularization",
         "output_activation",
     )
+    capacity_symptom = True
 
     def __init__(
         self,
@@ -449,6 +450,7 @@ class SaturatedActivations(Detector):
     area = "architecture"
     description = "sigmoid/tanh units stuck in their flat tails"
     requires = ("activations",)
+    capacity_symptom = True
 
     def __init__(self, *, layer_fraction: float = T.SATURATED_LAYER_FRACTION) -> None:
         self.layer_fraction = fraction("layer_fraction", layer_fraction)

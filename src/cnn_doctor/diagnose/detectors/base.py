@@ -12,6 +12,10 @@ no gradient reaching the first layers); ``warning`` -- accuracy is measurably he
 ``consequence_of`` lists root causes that would *explain* this detector's symptom (prediction
 collapse is what a dead network looks like from outside); when one of them is also found, the
 symptom is ranked below it (see ``detectors.diagnose_trace``).
+
+``capacity_symptom`` marks a symptom whose cost is lost capacity (units that pass nothing): in a
+run that works (above chance, not diverged) it is reported as ``info``, since nothing in the run
+shows that the lost units cost accuracy; only an A/B (``cnn-doctor fix``) could.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Detector:
     requires: ClassVar[tuple[str, ...]] = ()
     requires_any: ClassVar[tuple[str, ...]] = ()
     consequence_of: ClassVar[tuple[str, ...]] = ()
+    capacity_symptom: ClassVar[bool] = False
 
     def __init__(self) -> None:
         """Detectors without thresholds take no arguments; the others take keyword-only ones."""

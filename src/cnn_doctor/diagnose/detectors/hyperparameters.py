@@ -315,6 +315,9 @@ class LrTooLow(Detector):
         "over_regularization",
         "output_activation",
         "loss_label_mismatch",
+        # a class-sorted stretch of batches is fitted by the output bias alone: its loss, and
+        # with it every gradient, shrinks until the next class arrives (tiny updates, no learning)
+        "unshuffled_data",
     )
 
     def __init__(
