@@ -71,12 +71,23 @@ def test_fallback_moves_factors_towards_the_default_recipe_first() -> None:
     assert candidates[0].change == "model.activation=gelu"
     assert candidates[0].finding == "ablation:activation"
     factors = [c.finding.split(":")[1] for c in candidates]
+    assert "default_recipe" not in factors  # one factor differs: nothing to join
     assert "batchnorm" in factors and "lr" in factors
     assert len(candidates) <= 8
     assert all("depth" not in c.change for c in candidates)
     # already measured changes are not offered again
     again = fallback(config, Config(), exclude=[candidates[0].change])
     assert candidates[0].change not in [c.change for c in again]
+
+
+def test_fallback_also_moves_all_differing_factors_at_once() -> None:
+    config = load_config(None, ["model.activation=sigmoid", "model.batchnorm=false"])
+    candidates = fallback(config, Config())
+    joint = candidates[0]
+    assert joint.finding == "ablation:default_recipe"
+    assert joint.overrides == {"model.activation": "gelu", "model.batchnorm": True}
+    singles = [c.change for c in candidates[1:3]]
+    assert singles == ["model.activation=gelu", "model.batchnorm=true"]
 
 
 def test_fallback_for_a_user_model_never_touches_model_settings() -> None:

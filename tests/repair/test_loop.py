@@ -7,6 +7,7 @@ Planted (see ``repair_fakes``): lr > 1 costs 40 points and its finding offers a 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -70,6 +71,17 @@ def test_the_cure_is_accepted_the_noise_rejected_the_crash_failed(tmp_path: Path
     report = (result.folder / "report.html").read_text()
     assert "Repair (cnn-doctor fix)" in report and "optim.lr=0.1" in report
     assert "rejected" in (result.folder / "repair.md").read_text()
+
+
+def test_confirm_trains_the_fix_in_the_wall_time_the_original_took(tmp_path: Path) -> None:
+    result = _fix(tmp_path, "optim.lr=5", confirm=True)
+    original, fixed = result.confirm["original"], result.confirm["fixed"]
+    assert original["time_budget"] is None  # the original runs as configured
+    assert fixed["time_budget"] == f"{max(1, math.ceil(original['seconds']))}s"
+    saved = tomllib.loads((Path(fixed["run_dir"]) / "config.toml").read_text())
+    assert saved["run"]["time_budget"] == fixed["time_budget"]
+    assert saved["optim"]["lr"] == 0.1  # the accepted cure
+    assert fixed["best_val_accuracy"] > original["best_val_accuracy"]
 
 
 def test_a_user_model_gets_the_config_cure_and_a_code_suggestion(tmp_path: Path) -> None:

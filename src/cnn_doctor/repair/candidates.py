@@ -256,8 +256,16 @@ def fallback(
             Candidate(safe_name(text), dict(overrides), text, f"ablation:{factor}", why, "ablation")
         )
 
+    toward = list(_toward_reference(config, reference))
+    if user_model:
+        toward = [(f, o) for f, o in toward if not any(k.startswith("model.") for k in o)]
+    if len(toward) >= 2:
+        # Faults that need two changes at once (a deep sigmoid stack needs both a rectifier and
+        # BatchNorm) show no gain from either alone: try all the recipe's settings together too.
+        joint = {k: v for _, overrides in toward for k, v in overrides.items()}
+        add("default_recipe", joint, "every differing factor at the default recipe's setting")
     moved = set()
-    for factor, overrides in _toward_reference(config, reference):
+    for factor, overrides in toward:
         moved.add(factor)
         add(factor, overrides, "the default recipe's setting for this factor")
     # depth=0 would make the ablation import the model family for its reference depth; the
@@ -273,9 +281,10 @@ def fallback(
         per_factor[factor] = per_factor.get(factor, 0) + 1
         add(factor, dict(variant.overrides), f"ablation alternative ({variant.change})")
     rank = {f: i for i, f in enumerate(FALLBACK_FACTORS)}
-    toward = [c for c in out if c.why.startswith("the default")]
+    first = [c for c in out if c.finding == "ablation:default_recipe"]
+    first += [c for c in out if c.why.startswith("the default")]
     others = sorted(
-        (c for c in out if not c.why.startswith("the default")),
+        (c for c in out if c not in first),
         key=lambda c: rank[c.finding.split(":")[1]],
     )
-    return (toward + others)[:limit]
+    return (first + others)[:limit]

@@ -22,6 +22,7 @@ up where a kill left it without retraining a finished run.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -611,25 +612,43 @@ def _new_folder(parent: Path, config: Config, model_builder: Any) -> Path:
 
 
 def _confirm(repair: _Repair) -> None:
-    """Train the original and the fixed config at their full budget, one seed each."""
+    """Before vs after at equal wall time, one seed each: the original config at its full
+    budget, then the fixed config inside the seconds the original took (``run.time_budget``,
+    so its schedule is planned for that length). A faster-per-epoch fix thus gets more epochs,
+    a slower one fewer: the comparison a user with a fixed amount of time cares about. A
+    config with its own ``run.time_budget`` keeps it (both then share the user's budget)."""
     from cnn_doctor.repair.report import fixed_config
 
     state = repair.state
-    fixed = fixed_config(state)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(state.data.get("confirm_partial") or {})
     fn = tr.trial_fn(repair.run_trial_fn, repair.builder) or _default_train()
-    for label, cfg in (("original", repair.original), ("fixed", fixed)):
+    for label, cfg in (("original", repair.original), ("fixed", fixed_config(state))):
+        if label in out:
+            continue  # --resume: already trained
         cfg = replace(cfg, run=replace(cfg.run, out_dir=str(state.folder / "confirm"), name=label))
-        repair.say(f"confirm: training the {label} config at its full budget")
+        original_seconds = (out.get("original") or {}).get("seconds")
+        if label == "fixed" and not cfg.run.time_budget and original_seconds is not None:
+            seconds = max(1, math.ceil(original_seconds))
+            cfg = replace(cfg, run=replace(cfg.run, time_budget=f"{seconds}s"))
+        limit = f"a {cfg.run.time_budget} time budget" if cfg.run.time_budget else "full length"
+        repair.say(f"confirm: training the {label} config at {limit}")
         started = time.perf_counter()
-        result = fn(cfg, callbacks=(), quiet=True)
-        summary = getattr(result, "summary", {}) or {}
-        out[label] = {
-            "best_val_accuracy": summary.get("best_val_accuracy"),
-            "test_accuracy": summary.get("test_accuracy"),
-            "seconds": round(time.perf_counter() - started, 1),
-            "run_dir": str(getattr(result, "run_dir", "")),
-        }
+        try:
+            result = fn(cfg, callbacks=(), quiet=True)
+        except ConfigError as error:  # e.g. the original's time fits no epoch of the fix
+            out[label] = {"error": str(error), "time_budget": cfg.run.time_budget or None}
+            repair.say(f"  [red]failed[/]: {error}")
+        else:
+            summary = getattr(result, "summary", {}) or {}
+            out[label] = {
+                "best_val_accuracy": summary.get("best_val_accuracy"),
+                "test_accuracy": summary.get("test_accuracy"),
+                "epochs": summary.get("epochs"),
+                "time_budget": cfg.run.time_budget or None,
+                "seconds": round(time.perf_counter() - started, 1),
+                "run_dir": str(getattr(result, "run_dir", "")),
+            }
+        state.data["confirm_partial"] = out  # nothing lost if the second run is interrupted
         state.save()
     state.data["confirm"] = out
     state.save()

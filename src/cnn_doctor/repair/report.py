@@ -245,13 +245,20 @@ def markdown(result: RepairResult) -> str:
         ids = ", ".join(f.id for f in result.remaining_findings)
         out += ["", f"Findings on the final config: {ids}"]
     if result.confirm:
-        out += ["", "Full-budget confirmation (1 seed each):", ""]
-        for label, row in result.confirm.items():
-            out.append(
-                f"- {label}: best val {_pct(row.get('best_val_accuracy'))}, test "
-                f"{_pct(row.get('test_accuracy'))}, {row.get('seconds')} s"
-            )
+        out += ["", "Confirmation on the full data at equal wall time (1 seed each):", ""]
+        out += [f"- {label}: {confirm_text(row)}" for label, row in result.confirm.items()]
     return "\n".join(out) + "\n"
+
+
+def confirm_text(row: dict[str, Any]) -> str:
+    """One confirmation run as a line: its accuracy, epochs and seconds, or why it failed."""
+    if row.get("error"):
+        return f"failed: {row['error']}"
+    budget = f" (time budget {row['time_budget']})" if row.get("time_budget") else ""
+    return (
+        f"best val {_pct(row.get('best_val_accuracy'))}, test {_pct(row.get('test_accuracy'))}, "
+        f"{row.get('epochs')} epochs in {row.get('seconds')} s{budget}"
+    )
 
 
 def _section_html(result: RepairResult, md: str) -> str:
@@ -375,11 +382,7 @@ def print_result(result: RepairResult, console: Any) -> None:
         console.print(f"[yellow]unproven[/] {s.change} ({s.finding}): {s.reason}", highlight=False)
     if result.confirm:
         for label, row in result.confirm.items():
-            console.print(
-                f"confirm {label}: best val {_pct(row.get('best_val_accuracy'))}, "
-                f"test {_pct(row.get('test_accuracy'))} ({row.get('seconds')} s)",
-                highlight=False,
-            )
+            console.print(f"confirm {label}: {confirm_text(row)}", highlight=False)
     console.print(
         f"stopped: {result.stop_reason}\nfixed config: {result.files.get('fixed')}\n"
         f"report: {result.files.get('report')}",
