@@ -114,6 +114,25 @@ def test_class_ordered_batches_explain_tiny_updates():
     assert low.evidence["likely_consequence_of"] == ["unshuffled_data"]
 
 
+def _huge_loss_run(initial: float, loss: list[float]) -> Trace:
+    trace = healthy_trace()
+    trace.probes[0].loss = initial
+    for row, value in zip(trace.history, loss, strict=True):
+        row["loss"] = row["val_loss"] = value
+    return trace
+
+
+def test_a_loss_that_started_huge_and_falls_is_not_a_divergence():
+    falling = _huge_loss_run(9e3, [5600, 3500, 2900, 2600, 2400, 2200])
+    diagnosis = diagnose_trace(falling)
+    assert "diverged" not in diagnosis.ids() and diagnosis.verdict.state != "diverged"
+    assert diagnosis.ids()[0] == "bad_initial_loss"
+    rising = _huge_loss_run(9e3, [5600, 3500, 2900, 2600, 2400, 3100])  # blew up again
+    assert "diverged" in diagnose_trace(rising).ids()
+    exploded = _huge_loss_run(2.3, [2.0, 1.7, 1.5, 1.4, 1.3, 2e3])  # a normal start
+    assert diagnose_trace(exploded).verdict.state == "diverged"
+
+
 def test_missing_signals_are_skipped_with_a_reason():
     diagnosis = diagnose_trace(Trace(history=[{"loss": 2.0}, {"loss": 1.9}]))
     assert "vanishing_gradients" in diagnosis.skipped

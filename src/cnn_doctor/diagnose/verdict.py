@@ -3,7 +3,8 @@
 Before the list of causes a user needs the state of the run: is it learning at all? The five
 states, checked in this order (the first that holds wins):
 
-- ``diverged``: a NaN/inf loss or weight, or a loss >= 1e3 (AUTOTRAINER's bar, as ``diverged``);
+- ``diverged``: a NaN/inf loss or weight, or a loss >= 1e3 (AUTOTRAINER's bar, as ``diverged``)
+  unless it was that huge before the first step and has only fallen since;
 - ``not learning``: the last accuracy (validation if logged, else training) is not
   significantly above chance, 1/C (``thresholds.above_chance``, z = 3);
 - ``overfitting``: the overfitting rules hold (validation loss rising or validation accuracy
@@ -25,7 +26,7 @@ import numpy as np
 
 from cnn_doctor.diagnose import signals as S
 from cnn_doctor.diagnose import thresholds as T
-from cnn_doctor.diagnose.detectors.hyperparameters import overfit_evidence
+from cnn_doctor.diagnose.detectors.hyperparameters import huge_from_the_start, overfit_evidence
 from cnn_doctor.diagnose.trace import Trace
 
 STATES = ("diverged", "not learning", "overfitting", "learning slowly", "learning", "unknown")
@@ -69,6 +70,8 @@ def run_verdict(trace: Trace) -> Verdict:
     huge = [
         i + 1 for i, v in enumerate(loss.tolist()) if math.isfinite(v) and abs(v) >= T.LOSS_HUGE
     ]
+    if huge and huge_from_the_start(trace):
+        huge = []  # started huge and falls: an initialisation problem, judged below
     if bad or huge or any(not p.finite for p in trace.trained_probes()):
         first = min(bad + huge) if bad or huge else None
         return Verdict(

@@ -102,6 +102,23 @@ def _lr_fix(trace: Trace, factor: float, why: str) -> Fix:
     return make_fix(trace, f"optim.lr={new}", f"set the learning rate to {new}", why)
 
 
+def huge_from_the_start(trace: Trace, huge_loss: float = T.LOSS_HUGE) -> bool:
+    """The loss was already >= ``huge_loss`` before the first step and training only lowered it.
+
+    Divergence is training *raising* the loss without bound (steps too large for the surface:
+    Goodfellow, Bengio & Courville 2016, section 4.3). A finite loss that started huge (the
+    untrained model's loss on the probe) and falls from epoch to epoch is a scale problem at
+    initialisation (``bad_initial_loss`` reads it; Karpathy 2019, "verify loss @ init"), not a
+    run that blew up."""
+    initial = trace.initial_loss
+    loss = trace.series("loss")
+    if initial is None or not math.isfinite(initial) or initial < huge_loss or loss.size < 2:
+        return False
+    if not np.all(np.isfinite(loss)):
+        return False
+    return bool(loss[0] <= initial and np.all(np.diff(loss) <= 0))
+
+
 @register
 class Diverged(Detector):
     """Training produced NaN/inf (or a loss >= 1e3): the numbers, not the model, have failed."""
@@ -133,6 +150,8 @@ class Diverged(Detector):
                         huge_epochs.append(index + 1)
         bad_probes = [p.epoch for p in trace.probes if not p.finite]
         bad_batches = [i for i, v in enumerate(trace.batch_losses) if not math.isfinite(float(v))]
+        if huge_epochs and huge_from_the_start(trace, self.huge_loss):
+            huge_epochs = []  # huge before the first step, falling since: not a divergence
         if not (bad_epochs or huge_epochs or bad_probes or bad_batches):
             return []
         inputs_bad = trace.inputs is not None and not trace.inputs.finite
