@@ -147,6 +147,9 @@ def test_default_diagnosis_is_a_short_run_and_flags_raise_the_budget():
     whole = load_config(None, short_run_overrides(full, subset=0, epochs=0))
     assert (whole.data.subset, whole.data.val_size) == (0, 5000)
     assert whole.optim.epochs == full.optim.epochs
+    # a full run's time budget would stretch the short run to the full run's wall time
+    timed = load_config(None, ["run.time_budget=10m"])
+    assert load_config(None, short_run_overrides(timed)).run.time_budget in ("", "0")
 
 
 def test_subset_and_epochs_flags_set_the_short_run(tiny_cifar_dir, tmp_path):

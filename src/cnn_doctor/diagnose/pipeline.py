@@ -91,7 +91,8 @@ def short_run_overrides(
 
     ``subset``/``epochs`` of 0 keep the config's data/epochs; neither is ever raised above what
     the config asks. The test set and test-time augmentation are skipped: a diagnosis reads the
-    training and validation curves.
+    training and validation curves. A ``run.time_budget`` is dropped: it would stretch the
+    short run's epochs to fill the full run's wall time.
     """
     out: list[str] = []
     if subset:
@@ -100,6 +101,8 @@ def short_run_overrides(
         out.append(f"data.val_size={min(config.data.val_size, SHORT_VAL_SIZE)}")
     if epochs:
         out.append(f"optim.epochs={min(config.optim.epochs, epochs)}")
+    if config.run.time_budget:
+        out.append("run.time_budget=0")
     return [*out, "run.tta=false", "run.evaluate_test=false"]
 
 
