@@ -159,6 +159,8 @@ def healthy_trace() -> Trace:
             "lr": 0.01,
             "batch_size": 64,
             "num_train": 5000,
+            # the size the chance bands assume (the curves' 2-decimal values would read as 100)
+            "num_val": 1000,
             "steps_per_epoch": 79,
             "epochs": EPOCHS,
             "augment": ["crop", "flip"],

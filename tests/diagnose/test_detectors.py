@@ -489,3 +489,10 @@ def test_a_relu_net_is_not_told_to_use_relu():
             r["activation"] = "relu"
     relu_fixes = [f.change for f in get_detector("vanishing_gradients").check(t)[0].fixes]
     assert relu_fixes and not any("ReLU-family" in c for c in relu_fixes)
+
+
+def test_validation_inputs_unlike_training_are_not_read_as_unrelated_labels():
+    trace = fault("validation_inputs_differ")
+    trace.context.pop("num_val")  # read from the curves: 100 images, chance band up to ~19%
+    ids = diagnose_trace(trace).ids()
+    assert ids[0] == "unnormalized_inputs" and "label_noise" not in ids

@@ -220,3 +220,31 @@ def test_uneven_batches_give_no_values_rather_than_wrong_ones():
     correct = [rng.binomial(s, 0.5) for s in sizes]
     running = np.float32(np.cumsum(correct) / np.cumsum(sizes))
     assert S.batch_values(list(running)).size == 0
+
+
+@pytest.mark.parametrize("n", [200, 500, 1000, 10_000])
+def test_the_validation_size_is_read_from_the_accuracies_it_produced(n):
+    rng = np.random.default_rng(n)
+    hits = rng.integers(1, n, size=5)
+    logged = (hits / n).astype(np.float32).astype(float)  # what Keras logs
+    count = S.sample_count_from_accuracies(logged)
+    assert count is not None and n % count == 0  # n, or a divisor when every k shares it
+    assert count == n or np.all(hits % (n // count) == 0)
+
+
+def test_too_few_or_unfit_accuracies_give_no_validation_size():
+    assert S.sample_count_from_accuracies([0.1, 0.12, 0.13]) is None  # three values fit many n
+    rng = np.random.default_rng(0)
+    weighted = rng.uniform(0.1, 0.9, size=6)  # weighted or soft metrics: no common 1/n
+    assert S.sample_count_from_accuracies(weighted) is None
+
+
+def test_the_diagnosis_uses_the_inferred_validation_size():
+    from cnn_doctor.diagnose import diagnose_trace
+
+    trace = healthy_trace()
+    trace.context.pop("num_val", None)
+    for row, hits in zip(trace.history, [23, 25, 24, 27, 26, 28], strict=True):
+        row["accuracy"] = row["val_accuracy"] = hits / 250  # 10-11%: at chance on 250 images
+    verdict = diagnose_trace(trace).verdict
+    assert verdict.state == "not learning" and verdict.evidence["examples"] == 250

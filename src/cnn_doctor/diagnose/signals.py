@@ -404,6 +404,20 @@ def batch_size_from_accuracies(values: np.ndarray, max_size: int = 4096) -> int 
     return None
 
 
+def sample_count_from_accuracies(values: Sequence[float] | np.ndarray) -> int | None:
+    """How many images an accuracy was averaged over, from the values alone: each is k / n, so
+    the smallest n that makes every value in (0, 1) a multiple of 1/n (see ``COUNT_FIT_*`` in
+    ``thresholds``). None with too few distinct values, or none fits (weighted metrics)."""
+    v = np.asarray([x for x in values if x == x], dtype=np.float64)
+    interior = np.unique(v[(v > 0.0) & (v < 1.0)])
+    if interior.size < T.COUNT_FIT_MIN_VALUES:
+        return None
+    n = np.arange(2, T.COUNT_FIT_MAX_N + 1, dtype=np.float64)[:, None]
+    off = np.abs(interior[None, :] * n - np.round(interior[None, :] * n)) / n
+    fits = np.flatnonzero(np.all(off <= T.COUNT_FIT_TOLERANCE, axis=1))
+    return int(n[fits[0], 0]) if fits.size else None
+
+
 def batch_residuals(
     values: np.ndarray, size: int, *, half_window: int = T.BATCH_DISPERSION_HALF_WINDOW
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -293,6 +293,16 @@ def _chance_se(classes: int, examples: int | None) -> float:
 # neither excuse large gaps nor flag small ones.
 UNKNOWN_SAMPLE_SIZE = 1000
 
+# The validation size a callback cannot see is read from the logged validation accuracies
+# instead: each is k / n (Keras averages 0/1 hits over the n images scored). The smallest n that
+# makes every interior value a multiple of 1/n within COUNT_FIT_TOLERANCE (float32 keeps ~6e-8
+# relative) is taken. With m values, a wrong n fits by chance with probability ~(2 tol n)^m, so
+# at least COUNT_FIT_MIN_VALUES distinct values and n <= COUNT_FIT_MAX_N (chance of any false fit
+# below n = 20000 with 4 values: ~1%; beyond, UNKNOWN_SAMPLE_SIZE stands).
+COUNT_FIT_TOLERANCE = 1e-6
+COUNT_FIT_MIN_VALUES = 4
+COUNT_FIT_MAX_N = 20_000
+
 # Inputs an order of magnitude outside the normalised RMS band are critical, not a warning:
 # at 10x the first layer's pre-activations are 10x off the scale its initialisation assumes
 # (He et al. 2015 derive the init for unit-variance inputs).

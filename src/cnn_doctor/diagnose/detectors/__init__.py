@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from cnn_doctor.diagnose import signals as S
 from cnn_doctor.diagnose.detectors import (  # noqa: F401  (registers the detectors)
     architecture,
     data,
@@ -125,6 +126,19 @@ def _cap_capacity_symptoms(
     return rank_findings(capped)
 
 
+def _with_validation_size(trace: Trace) -> Trace:
+    """A callback cannot see how many validation images ``fit`` scored; the chance bands are
+    tighter or wider by that size, so read it from the logged accuracies when it is unknown
+    (``signals.sample_count_from_accuracies``) and record that it was inferred."""
+    if trace.context.get("num_val"):
+        return trace
+    count = S.sample_count_from_accuracies(trace.series("val_accuracy"))
+    if count is None:
+        return trace
+    context = dict(trace.context, num_val=count, num_val_inferred=True)
+    return dataclasses.replace(trace, context=context)
+
+
 def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) -> Diagnosis:
     """Run each detector whose required signals the trace holds; rank what they find.
 
@@ -134,6 +148,7 @@ def diagnose_trace(trace: Trace, detectors: Iterable[Detector] | None = None) ->
     propagates.
     """
     chosen = list(detectors) if detectors is not None else default_detectors()
+    trace = _with_validation_size(trace)
     signals = trace.signals()
     findings: list[Finding] = []
     skipped: dict[str, str] = {}

@@ -61,6 +61,25 @@ class NonfiniteInputs(Detector):
         return [self.finding("critical", 0.95, summary, evidence, fixes)]
 
 
+def validation_inputs_differ(trace: Trace) -> bool:
+    """The curves of validation data prepared differently from training data (see
+    ``UnnormalizedInputs._validation_mismatch``): in a model without BatchNorm, a training loss
+    in the untrained band after the first epoch and falling, while the validation loss is over
+    twice ln(C) from the first epoch on and never comes down."""
+    val, train = trace.series("val_loss"), trace.series("loss")
+    classes = trace.num_classes()
+    if not classes or classes < 2 or val.size < 2 or train.size != val.size:
+        return False
+    if trace.context.get("has_batchnorm") is not False:
+        return False
+    if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
+        return False
+    chance = math.log(classes)
+    if train[0] > chance * (1 + T.INITIAL_LOSS_REL_DEVIATION) or train[-1] > train[0]:
+        return False
+    return float(val.min()) >= chance * (1 + T.INITIAL_LOSS_WARN_DEVIATION)
+
+
 @register
 class UnnormalizedInputs(Detector):
     """Inputs far from unit scale, or channels on different scales.
@@ -150,20 +169,12 @@ class UnnormalizedInputs(Detector):
         wrong, the ``bad_initial_loss`` warning bar -- and stays there. One epoch is too early
         for overfitting to do that; in a model without BatchNorm (whose inference-mode
         statistics are the other way to get it) only different inputs can."""
+        if not validation_inputs_differ(trace):
+            return []
         val, train = trace.series("val_loss"), trace.series("loss")
         classes = trace.num_classes()
-        if not classes or classes < 2 or val.size < 2 or train.size != val.size:
-            return []
-        if trace.context.get("has_batchnorm") is not False:
-            return []
-        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
-            return []
         chance = math.log(classes)
         confidently_wrong = chance * (1 + T.INITIAL_LOSS_WARN_DEVIATION)
-        if train[0] > chance * (1 + T.INITIAL_LOSS_REL_DEVIATION) or train[-1] > train[0]:
-            return []
-        if float(val.min()) < confidently_wrong:
-            return []
         summary = (
             f"Validation data looks prepared differently from training data: the training loss "
             f"is {fmt(float(train[0]))} after the first epoch (ln {classes} = {fmt(chance)} "
@@ -362,6 +373,8 @@ class LabelNoise(Detector):
         ]
         if val.size == 0 or not all(at_chance):
             return []  # below chance is a split of unseen classes (unshuffled_data), not this
+        if validation_inputs_differ(trace):
+            return []  # validation inputs unlike the training ones score chance whatever the labels
         if not T.above_chance(a_probe, classes, n) or a_probe - float(val[-1]) < self.min_gap:
             return []
         summary = (
