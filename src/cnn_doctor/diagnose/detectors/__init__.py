@@ -98,7 +98,7 @@ def _escalate(findings: list[Finding], verdict: Verdict) -> list[Finding]:
         return findings
     for i, f in enumerate(findings):
         if f.severity == "warning" and "likely_consequence_of" not in f.evidence:
-            evidence = dict(f.evidence, escalated_because=verdict.sentence)
+            evidence = dict(f.evidence, escalated_because=verdict.sentence.rstrip("."))
             findings[i] = dataclasses.replace(f, severity="critical", evidence=evidence)
             break
     return rank_findings(findings)
@@ -120,8 +120,12 @@ def _cap_capacity_symptoms(
     for f in findings:
         detector = detectors.get(f.id)
         if detector is not None and detector.capacity_symptom and f.severity != "info":
-            evidence = dict(f.evidence, capped_because=verdict.sentence)
-            f = dataclasses.replace(f, severity="info", evidence=evidence)
+            evidence = dict(f.evidence, capped_because=verdict.sentence.rstrip("."))
+            summary = (
+                f"{f.summary} The run still learns ({verdict.state}), so this is lost capacity, "
+                "not why it fails: only an A/B (`cnn-doctor fix`) can show what it costs."
+            )
+            f = dataclasses.replace(f, severity="info", evidence=evidence, summary=summary)
         capped.append(f)
     return rank_findings(capped)
 
