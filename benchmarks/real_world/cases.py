@@ -563,18 +563,23 @@ CASES = [*FAULTS, *HEALTHY]  # the first corpus: dev + heldout, the split rule c
 
 
 def __getattr__(name: str) -> Any:
-    """``ALL_CASES`` / ``CASES_BY_NAME`` / ``CASES_V2``: the first corpus plus the second held-out
-    set (cases_v2.py, split "heldout2": built on 3 Dec 2026 by someone who did not see the
-    detectors, wholly held out - no dev half, outside the split rule above).
+    """``ALL_CASES`` / ``CASES_BY_NAME`` / ``CASES_V2`` / ``CASES_V3``: the first corpus plus the
+    second and third held-out sets (cases_v2.py, split "heldout2", and cases_v3.py, split
+    "heldout3": each built on 3 Dec 2026 by someone who did not see the detectors, wholly held
+    out - no dev half, outside the split rule above).
 
-    Resolved on first use (PEP 562) because cases_v2.py imports ``Case`` from here: importing
-    either module first then works."""
-    if name in ("ALL_CASES", "CASES_BY_NAME", "CASES_V2"):
+    Resolved on first use (PEP 562) because cases_v2.py / cases_v3.py import ``Case`` from here:
+    importing any of the modules first then works."""
+    if name in ("ALL_CASES", "CASES_BY_NAME", "CASES_V2", "CASES_V3"):
         from cases_v2 import CASES_V2
+        from cases_v3 import CASES_V3
 
-        all_cases = [*CASES, *CASES_V2]
+        all_cases = [*CASES, *CASES_V2, *CASES_V3]
         globals().update(
-            CASES_V2=CASES_V2, ALL_CASES=all_cases, CASES_BY_NAME={c.name: c for c in all_cases}
+            CASES_V2=CASES_V2,
+            CASES_V3=CASES_V3,
+            ALL_CASES=all_cases,
+            CASES_BY_NAME={c.name: c for c in all_cases},
         )
         return globals()[name]
     raise AttributeError(f"module 'cases' has no attribute {name!r}")

@@ -13,8 +13,9 @@ or timeout is a miss (fault) or an alarm (healthy).
     python benchmarks/real_world/run_real_world.py --split all --no-doctor      # symptoms only
     python benchmarks/real_world/run_real_world.py --cases sorted_by_class_no_shuffle --out /tmp/rw
 
-The held-out split is for one final run by the lead (see README.md); so is heldout2
-(cases_v2.py), a second set nobody tuned on, run with the Doctor once at the very end.
+The held-out split is for one final run by the lead (see README.md); so are heldout2
+(cases_v2.py) and heldout3 (cases_v3.py), sets nobody tuned on, each run with the Doctor once at
+the very end.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def _print_row(row: dict, show_findings: bool) -> None:
 def totals(rows: list[dict], use_doctor: bool) -> dict:
     """recall@1 / recall@3 per split and overall; healthy alarms (warning/critical or crash)."""
     out: dict = {}
-    for split in ("dev", "heldout", "heldout2", "all"):
+    for split in ("dev", "heldout", "heldout2", "heldout3", "all"):
         chosen = [r for r in rows if split == "all" or r["split"] == split]
         faults = [r for r in chosen if r["kind"] == "fault"]
         healthy = [r for r in chosen if r["kind"] == "healthy"]
@@ -286,7 +287,9 @@ def write_markdown(rows: list[dict], path: Path, use_doctor: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "heldout", "heldout2", "all"), default="dev")
+    parser.add_argument(
+        "--split", choices=("dev", "heldout", "heldout2", "heldout3", "all"), default="dev"
+    )
     parser.add_argument("--cases", default="", help="comma-separated case names (any split)")
     parser.add_argument(
         "--no-doctor",
@@ -322,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     if wanted:
         cases = [CASES_BY_NAME[n] for n in wanted]
     else:
-        # "all" is the first corpus only: heldout2 runs only when asked for by name or split,
-        # so that no broad run spends its one look with the Doctor by accident.
+        # "all" is the first corpus only: heldout2 / heldout3 run only when asked for by name or
+        # split, so that no broad run spends its one look with the Doctor by accident.
         pool = CASES if args.split == "all" else ALL_CASES
         cases = [c for c in pool if args.split == "all" or c.split == args.split]
 

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_real_world as runner  # noqa: E402
 from cases import ALL_CASES, CASES, CASES_BY_NAME, FAULTS, HEALTHY, rule_splits  # noqa: E402
 from cases_v2 import CASES_V2, FAULTS_V2, HEALTHY_V2  # noqa: E402
+from cases_v3 import CASES_V3, DROPPED, FAULTS_V3, HEALTHY_V3  # noqa: E402
 from common import record_true_accuracy  # noqa: E402
 
 KNOWN_IDS = {
@@ -124,6 +125,72 @@ def test_runner_reports_heldout2_separately():
     row = dict(runner._score({"case": case.name, "found": found}, case))
     t = runner.totals([row], use_doctor=True)
     assert t["heldout2"]["recall_at_1"] == 1.0 and "dev" not in t
+
+
+# --- heldout3 (cases_v3.py): a third wholly held-out set, outside the split rule ---------------
+def test_heldout3_is_outside_the_split_rule():
+    assert all(c.split == "heldout3" for c in CASES_V3)
+    assert not {c.name for c in CASES_V3} & set(rule_splits(CASES))
+    assert [c for c in ALL_CASES if c.split == "heldout3"] == CASES_V3
+
+
+def test_heldout3_size_and_spread():
+    assert len(FAULTS_V3) >= 10 and len(HEALTHY_V3) >= 4
+    roots = [c.expected[0] for c in FAULTS_V3]
+    assert len(set(roots)) >= 9
+    assert max(roots.count(r) for r in set(roots)) <= 3
+    backends = [c.backend for c in FAULTS_V3]
+    assert backends.count("tensorflow") >= 2 and backends.count("jax") >= 2
+    assert backends.count("torch") > len(backends) / 2
+
+
+def test_heldout3_sources_are_fresh():
+    earlier = {c.source for c in [*CASES, *CASES_V2]}
+    cases_v2 = sys.modules["cases_v2"]
+    earlier_dropped = set(cases_v2.DROPPED.values())
+    third = [c.source for c in CASES_V3]
+    assert len(set(third)) == len(third)
+    assert not earlier & set(third)
+    assert not earlier_dropped & set(third)
+    assert not set(DROPPED.values()) & (earlier | earlier_dropped | set(third))
+
+
+@pytest.mark.parametrize("case", CASES_V3, ids=lambda c: c.name)
+def test_heldout3_case_is_complete(case):
+    assert case.kind in ("fault", "healthy")
+    assert case.source.startswith("https://") and case.setup and case.confirmed_cause
+    assert case.backend in ("torch", "tensorflow", "jax")
+    assert 1 <= case.epochs <= 10
+    module = "fault_scripts_v3" if case.kind == "fault" else "healthy_scripts_v3"
+    assert callable(case.script) and case.script.__module__ == module
+    if case.kind == "healthy":
+        assert case.expected == ()
+    else:
+        assert case.expected and set(case.expected) <= KNOWN_IDS
+        assert "prediction_collapse" not in case.expected
+
+
+def test_runner_reports_heldout3_separately():
+    case = CASES_V3[0]
+    found = [[case.expected[0], "warning", 0.9]]
+    row = dict(runner._score({"case": case.name, "found": found}, case))
+    t = runner.totals([row], use_doctor=True)
+    assert t["heldout3"]["recall_at_1"] == 1.0 and "dev" not in t and "heldout2" not in t
+
+
+def test_split_all_leaves_the_held_out_sets_out(monkeypatch, tmp_path):
+    chosen = []
+    monkeypatch.setattr(runner, "_run_case", lambda case, *a: chosen.append(case) or _row(case))
+    (tmp_path / "subset.npz").write_bytes(b"")  # the runner only checks that it exists
+    runner.main(["--split", "all", "--no-doctor", "--out", str(tmp_path)])
+    assert chosen == CASES
+    chosen.clear()
+    runner.main(["--split", "heldout3", "--no-doctor", "--out", str(tmp_path)])
+    assert chosen == CASES_V3
+
+
+def _row(case) -> dict:
+    return runner._score({"case": case.name, "found": [], "seconds": 0.0}, case)
 
 
 class _FakeModel:

@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from cnn_doctor.config import Config, ConfigError, config_from_dict, load_config
 from cnn_doctor.diagnose.pipeline import (
     DIAGNOSIS_PRECISION,
@@ -292,7 +294,7 @@ class _Repair:
         self.state.save()
         changes = ", ".join(c.change for c in candidates[:keep])
         dropped = f" ({len(candidates) - keep} left out: budget)" if keep < len(candidates) else ""
-        self.say(f"  candidates: {changes}{dropped}")
+        self.say(f"  candidates: {escape(changes)}{dropped}")
         return True
 
     def slow(self, value: float | None) -> bool | None:
@@ -368,9 +370,10 @@ class _Repair:
                 plan = [tr.plan_attrs(None, s) for s in rest]
                 plan += [tr.plan_attrs(c, s) for s in rest for c in kept]
                 tr.enqueue_stage(study, "confirm", plan)
+                kept_text = escape(", ".join(c.change for c in kept))
                 self.say(
-                    f"  screen done: {', '.join(c.change for c in kept)} beat the baseline's "
-                    "first seed; running the other seeds"
+                    f"  screen done: {kept_text} beat the baseline's first seed; running the "
+                    "other seeds"
                 )
                 self._drain(rnd, folder)
 
@@ -384,7 +387,8 @@ class _Repair:
                 outcome = f"val {_pct(trial.value)}"
             else:
                 outcome = f"[red]failed[/]: {attrs.get('error', '?')}"
-            self.say(f"    {attrs.get('change', '?')} (seed {attrs.get('seed')}): {outcome}")
+            change = escape(str(attrs.get("change", "?")))
+            self.say(f"    {change} (seed {attrs.get('seed')}): {outcome}")
             self.state.save()
 
         tr.drain(
@@ -413,7 +417,7 @@ class _Repair:
             changes.update(cand.overrides)
             rnd["accepted"] = cand.name
             self.say(
-                f"  [green]accepted[/] {cand.change}: {_pts(accepted.gain)} ± "
+                f"  [green]accepted[/] {escape(cand.change)}: {_pts(accepted.gain)} ± "
                 f"{_pts(accepted.stderr)} (SE) over the baseline's {_pct(judgement.baseline_mean)}"
             )
         else:
@@ -422,7 +426,9 @@ class _Repair:
                 key=lambda v: v.gain,
                 default=None,
             )
-            shown = f" (best: {by_name[best.name].change} {_pts(best.gain)})" if best else ""
+            shown = (
+                f" (best: {escape(by_name[best.name].change)} {_pts(best.gain)})" if best else ""
+            )
             self.say(f"  no candidate beat the seed noise{shown}")
         rnd["changes_after"] = changes
         rnd["done"] = True

@@ -342,6 +342,7 @@ def write_outputs(state: RepairState, *, console: Any = None) -> RepairResult:
 
 
 def print_result(result: RepairResult, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="accepted changes (short run, mean over seeds)", title_justify="left")
@@ -350,7 +351,7 @@ def print_result(result: RepairResult, console: Any) -> None:
     for s in result.steps:
         table.add_row(
             str(s.round),
-            s.change,
+            escape(s.change),
             s.finding,
             _pct(s.before),
             _pct(s.after),
@@ -376,10 +377,13 @@ def print_result(result: RepairResult, console: Any) -> None:
             effect = (
                 f"{_pts(t.gain)} ± {100 * t.stderr:.1f}" if t.gain is not None else t.error or "–"
             )
-            rejected.add_row(str(t.round), t.change, t.finding, t.status, str(t.n), effect)
+            rejected.add_row(str(t.round), escape(t.change), t.finding, t.status, str(t.n), effect)
         console.print(rejected)
     for s in result.suggestions:
-        console.print(f"[yellow]unproven[/] {s.change} ({s.finding}): {s.reason}", highlight=False)
+        console.print(
+            f"[yellow]unproven[/] {escape(s.change)} ({s.finding}): {escape(s.reason)}",
+            highlight=False,
+        )
     if result.confirm:
         for label, row in result.confirm.items():
             console.print(f"confirm {label}: {confirm_text(row)}", highlight=False)
