@@ -104,14 +104,17 @@ def test_heldout2_sources_are_fresh():
     assert not first & set(second)
 
 
-@pytest.mark.parametrize("case", CASES_V2, ids=lambda c: c.name)
-def test_heldout2_case_is_complete(case):
+SCRIPT_SUFFIX = {"heldout2": "_v2", "heldout3": "_v3"}
+
+
+@pytest.mark.parametrize("case", [*CASES_V2, *CASES_V3], ids=lambda c: c.name)
+def test_later_held_out_case_is_complete(case):
     assert case.kind in ("fault", "healthy")
     assert case.source.startswith("https://") and case.setup and case.confirmed_cause
     assert case.backend in ("torch", "tensorflow", "jax")
     assert 1 <= case.epochs <= 10
-    module = "fault_scripts_v2" if case.kind == "fault" else "healthy_scripts_v2"
-    assert callable(case.script) and case.script.__module__ == module
+    kind = "fault_scripts" if case.kind == "fault" else "healthy_scripts"
+    assert callable(case.script) and case.script.__module__ == kind + SCRIPT_SUFFIX[case.split]
     if case.kind == "healthy":
         assert case.expected == ()
     else:
@@ -153,21 +156,6 @@ def test_heldout3_sources_are_fresh():
     assert not earlier & set(third)
     assert not earlier_dropped & set(third)
     assert not set(DROPPED.values()) & (earlier | earlier_dropped | set(third))
-
-
-@pytest.mark.parametrize("case", CASES_V3, ids=lambda c: c.name)
-def test_heldout3_case_is_complete(case):
-    assert case.kind in ("fault", "healthy")
-    assert case.source.startswith("https://") and case.setup and case.confirmed_cause
-    assert case.backend in ("torch", "tensorflow", "jax")
-    assert 1 <= case.epochs <= 10
-    module = "fault_scripts_v3" if case.kind == "fault" else "healthy_scripts_v3"
-    assert callable(case.script) and case.script.__module__ == module
-    if case.kind == "healthy":
-        assert case.expected == ()
-    else:
-        assert case.expected and set(case.expected) <= KNOWN_IDS
-        assert "prediction_collapse" not in case.expected
 
 
 def test_runner_reports_heldout3_separately():
