@@ -71,3 +71,17 @@ def test_rejects_fewer_than_two_required_seeds_and_a_missing_baseline() -> None:
         judge(_records({"baseline": [0.1, 0.2]}), seeds_required=1)
     with pytest.raises(ValueError, match="baseline"):
         judge(_records({"x": [0.1, 0.2]}))
+
+
+def test_the_smallest_change_within_one_standard_error_of_the_best_wins() -> None:
+    arms = {
+        "baseline": [0.30, 0.31],
+        "recipe": [0.61, 0.62],
+        "one": [0.605, 0.615],
+        "far": [0.45, 0.46],
+    }
+    sizes = {"recipe": 9, "one": 1, "far": 1}
+    assert judge(_records(arms)).accepted.name == "recipe"  # without sizes: the largest gain
+    assert judge(_records(arms), sizes=sizes).accepted.name == "one"  # 0.5 pt behind, SE ~0.7 pt
+    arms["one"] = [0.50, 0.51]  # now clearly behind the recipe: the recipe wins
+    assert judge(_records(arms), sizes=sizes).accepted.name == "recipe"

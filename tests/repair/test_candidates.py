@@ -68,16 +68,16 @@ def test_duplicate_fixes_keep_the_first_finding() -> None:
 def test_fallback_moves_factors_towards_the_default_recipe_first() -> None:
     config = load_config(None, ["model.activation=sigmoid", "model.depth=12"])
     candidates = fallback(config, Config())
-    assert candidates[0].change == "model.activation=gelu"
-    assert candidates[0].finding == "ablation:activation"
+    assert candidates[0].overrides == {"model.activation": "gelu", "model.depth": 0}
+    assert candidates[1].change == "model.activation=gelu"
+    assert candidates[1].finding == "ablation:activation"
     factors = [c.finding.split(":")[1] for c in candidates]
-    assert "default_recipe" not in factors  # one factor differs: nothing to join
     assert "batchnorm" in factors and "lr" in factors
     assert len(candidates) <= 8
-    assert all("depth" not in c.change for c in candidates)
+    assert all("depth" not in c.change for c in candidates[1:])  # one factor at a time
     # already measured changes are not offered again
-    again = fallback(config, Config(), exclude=[candidates[0].change])
-    assert candidates[0].change not in [c.change for c in again]
+    again = fallback(config, Config(), exclude=[candidates[1].change])
+    assert candidates[1].change not in [c.change for c in again]
 
 
 def test_fallback_also_moves_all_differing_factors_at_once() -> None:
@@ -86,6 +86,13 @@ def test_fallback_also_moves_all_differing_factors_at_once() -> None:
     joint = candidates[0]
     assert joint.finding == "ablation:default_recipe"
     assert joint.overrides == {"model.activation": "gelu", "model.batchnorm": True}
+    seed = fallback(load_config("seed", []), Config())[0]  # another network and recipe
+    assert seed.finding == "ablation:default_recipe"
+    assert seed.overrides["model.arch"] == "fast" and seed.overrides["optim.name"] == "sgd"
+    assert not any(k in seed.overrides for k in ("data.subset", "optim.epochs"))
+    user = fallback(load_config("seed", []), Config(), user_model=True)[0]
+    assert user.finding == "ablation:default_recipe"
+    assert not any(k.startswith("model.") for k in user.overrides)
     singles = [c.change for c in candidates[1:3]]
     assert singles == ["model.activation=gelu", "model.batchnorm=true"]
 

@@ -87,6 +87,7 @@ def judge(
     seeds_required: int = 2,
     failures: Mapping[str, str] | None = None,
     min_noise_sd: float = MIN_NOISE_SD,
+    sizes: Mapping[str, int] | None = None,
 ) -> Judgement:
     """Decide a round from its finished runs.
 
@@ -94,6 +95,9 @@ def judge(
     config) and ``value`` (validation accuracy). ``failures``: candidate name -> error, for
     candidates none of whose runs finished. A candidate with fewer than ``seeds_required`` finished
     seeds is ``screened_out`` (measured, not eligible). Raises ``ValueError`` without a baseline.
+    ``sizes``: candidate name -> how many settings it changes; among the passing candidates whose
+    gain is within one standard error of the best, the smallest change is accepted (the
+    one-standard-error rule: Breiman et al. 1984; Hastie et al., ESL section 7.10).
     """
     if seeds_required < 2:
         raise ValueError(
@@ -113,6 +117,9 @@ def judge(
         v for v in verdicts if v.n >= seeds_required and base_n >= seeds_required and v.passes
     ]
     best = max(eligible, key=lambda v: (v.gain, v.name), default=None)
+    if best is not None and sizes:
+        close = [v for v in eligible if v.gain >= best.gain - best.stderr]
+        best = min(close, key=lambda v: (sizes.get(v.name, 1), -v.gain, v.name))
     failures = dict(failures or {})
     decided = []
     for v in verdicts:

@@ -226,6 +226,22 @@ def _toward_reference(config: Config, reference: Config) -> Iterable[tuple[str, 
         yield "width", {"model.width": r.width}
 
 
+def _recipe_settings(config: Config, reference: Config, *, user_model: bool) -> dict[str, Any]:
+    """Every recipe key (model, optim, data; not budget keys) whose value in ``reference``
+    differs from ``config``'s: the overrides that turn one recipe into the other. A user's own
+    network keeps its ``model.*`` (their code builds it)."""
+    mine, theirs = config.to_dict(), reference.to_dict()
+    out: dict[str, Any] = {}
+    for section in ("model", "optim", "data"):
+        if user_model and section == "model":
+            continue
+        for key, value in theirs[section].items():
+            dotted = f"{section}.{key}"
+            if not _is_budget_key(dotted) and mine[section].get(key) != value:
+                out[dotted] = value
+    return out
+
+
 def fallback(
     config: Config,
     reference: Config,
@@ -257,13 +273,12 @@ def fallback(
         )
 
     toward = list(_toward_reference(config, reference))
-    if user_model:
-        toward = [(f, o) for f, o in toward if not any(k.startswith("model.") for k in o)]
-    if len(toward) >= 2:
+    joint = _recipe_settings(config, reference, user_model=user_model)
+    if len(joint) >= 2:
         # Faults that need two changes at once (a deep sigmoid stack needs both a rectifier and
-        # BatchNorm) show no gain from either alone: try all the recipe's settings together too.
-        joint = {k: v for _, overrides in toward for k, v in overrides.items()}
-        add("default_recipe", joint, "every differing factor at the default recipe's setting")
+        # BatchNorm) show no gain from either alone; settings tuned together (the recipe's LR
+        # for its own network) do not transfer one by one: try the recipe's settings together.
+        add("default_recipe", joint, "every setting that differs from the default recipe")
     moved = set()
     for factor, overrides in toward:
         moved.add(factor)

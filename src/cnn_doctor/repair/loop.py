@@ -404,7 +404,8 @@ class _Repair:
     def decide(self, rnd: dict[str, Any], config: Config, candidates: list[Candidate]) -> None:
         study = st.load_study(st.open_storage(self.storage), rnd["study"])
         records, failures = tr.collect(study)
-        judgement = judge(records, seeds_required=len(self.seeds), failures=failures)
+        sizes = {c.name: len(c.overrides) for c in candidates}
+        judgement = judge(records, seeds_required=len(self.seeds), failures=failures, sizes=sizes)
         rnd["judgement"] = judgement.to_dict()
         rnd["runs"] = [
             {k: r.get(k) for k in ("variant", "seed", "value", "run_dir")} for r in records
