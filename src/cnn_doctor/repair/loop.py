@@ -240,7 +240,8 @@ class _Repair:
             return
         candidates = [Candidate.from_dict(c) for c in rnd["candidates"]]
         # 3. seeded A/B
-        self.measure(rnd, config, diagnosis, candidates, folder)
+        if not self.measure(rnd, config, diagnosis, candidates, folder):
+            return
         # 4. verdict
         self.decide(rnd, config, candidates)
 
@@ -337,7 +338,8 @@ class _Repair:
         diagnosis: DiagnosisRun,
         candidates: list[Candidate],
         folder: Path,
-    ) -> None:
+    ) -> bool:
+        """Run the round's trials; False when the budget stopped it before a verdict."""
         s0, rest = self.seeds[0], self.seeds[1:]
         screen = len(candidates) > SCREEN_ABOVE
         if screen:
@@ -363,9 +365,20 @@ class _Repair:
                 (r for r in records if r["variant"] != "baseline" and r["value"] > base),
                 key=lambda r: -r["value"],
             )
-            kept = [c for c in candidates if c.name in {r["variant"] for r in scored[:SCREEN_KEEP]}]
+            by_name = {c.name: c for c in candidates}
+            kept = [by_name[r["variant"]] for r in scored[:SCREEN_KEEP]]  # best first
+            leader = kept[0] if kept else None
             while kept and not self.fits(len(rest) * (1 + len(kept))):
                 kept.pop()  # the screen measured the real run time: keep what still fits
+            if leader is not None and not kept:
+                # a screen winner on one seed is not a verdict: stop so --resume can confirm it
+                best = scored[0]["value"] - base
+                self.stop(
+                    f"budget spent before the screen's leader ({leader.change}, "
+                    f"{_pts(best)} on one seed) could be run on its other seeds; continue with "
+                    "--resume and more --budget"
+                )
+                return False
             if kept:
                 plan = [tr.plan_attrs(None, s) for s in rest]
                 plan += [tr.plan_attrs(c, s) for s in rest for c in kept]
@@ -376,6 +389,7 @@ class _Repair:
                     "other seeds"
                 )
                 self._drain(rnd, folder)
+        return True
 
     def _drain(self, rnd: dict[str, Any], folder: Path) -> None:
         def on_trial(trial: Any) -> None:
