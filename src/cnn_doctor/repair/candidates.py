@@ -272,7 +272,6 @@ def fallback(
             Candidate(safe_name(text), dict(overrides), text, f"ablation:{factor}", why, "ablation")
         )
 
-    toward = list(_toward_reference(config, reference))
     joint = _recipe_settings(config, reference, user_model=user_model)
     if len(joint) >= 2:
         # Faults that need two changes at once (a deep sigmoid stack needs both a rectifier and
@@ -280,7 +279,7 @@ def fallback(
         # for its own network) do not transfer one by one: try the recipe's settings together.
         add("default_recipe", joint, "every setting that differs from the default recipe")
     moved = set()
-    for factor, overrides in toward:
+    for factor, overrides in _toward_reference(config, reference):
         moved.add(factor)
         add(factor, overrides, "the default recipe's setting for this factor")
     # depth=0 would make the ablation import the model family for its reference depth; the
